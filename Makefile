@@ -1,0 +1,48 @@
+# The targets CI and developers share. `make test` is the README's test
+# command; .ci/run calls it after installing the tools it needs.
+GO       ?= go
+PKGS     := ./...
+STATICCHECK_VERSION := 2025.1.1
+
+.PHONY: test unit lint vet staticcheck cross fuzz bench e2e
+
+## test: everything CI checks: lint, race-enabled unit tests, cross builds, e2e when root.
+test: lint unit cross e2e
+
+## unit: unit tests with the race detector.
+unit:
+	$(GO) test -race -count=1 $(PKGS)
+
+## lint: gofmt, go vet and staticcheck.
+lint: vet staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet $(PKGS)
+	GOOS=darwin $(GO) vet $(PKGS)
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+## cross: the library must build where the protocol does not exist.
+cross:
+	GOOS=darwin $(GO) build $(PKGS)
+	GOOS=windows $(GO) build $(PKGS)
+	GOOS=freebsd $(GO) build $(PKGS)
+
+## fuzz: run every fuzz target for FUZZTIME each.
+FUZZTIME ?= 10s
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## bench: library benchmarks (see BENCHMARKS.md for the comparisons).
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## e2e: end-to-end tests against a real systemd in nspawn (root only; skipped otherwise).
+e2e:
+	@if [ "$$(id -u)" = 0 ] && [ -x e2e/run.sh ]; then e2e/run.sh; else echo "e2e: skipped (needs root and e2e/run.sh)"; fi

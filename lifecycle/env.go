@@ -1,0 +1,42 @@
+package lifecycle
+
+import "os"
+
+// Environment is a snapshot of the variables the service manager passes to
+// a service. The zero value describes a process that does not run under a
+// service manager.
+//
+// Read it once with [ReadEnvironment] and pass it on; tests construct it
+// directly.
+type Environment struct {
+	NotifySocket  string // $NOTIFY_SOCKET: where notifications go.
+	WatchdogUSec  string // $WATCHDOG_USEC: watchdog interval in microseconds.
+	WatchdogPID   string // $WATCHDOG_PID: the process the watchdog is meant for.
+	ListenPID     string // $LISTEN_PID: the process the passed descriptors are meant for.
+	ListenFDs     string // $LISTEN_FDS: number of passed descriptors, starting at fd 3.
+	ListenFDNames string // $LISTEN_FDNAMES: colon-separated names of the passed descriptors.
+	FDStore       string // $FDSTORE: the fd store's size (systemd >= 254).
+
+	// PID is the process's own ID, compared with LISTEN_PID and
+	// WATCHDOG_PID. ReadEnvironment sets it to os.Getpid().
+	PID int
+}
+
+// ReadEnvironment reads the service-manager variables of the current
+// process. Call it once, early, and pass the result on.
+func ReadEnvironment() Environment {
+	return Environment{
+		NotifySocket:  os.Getenv("NOTIFY_SOCKET"),
+		WatchdogUSec:  os.Getenv("WATCHDOG_USEC"),
+		WatchdogPID:   os.Getenv("WATCHDOG_PID"),
+		ListenPID:     os.Getenv("LISTEN_PID"),
+		ListenFDs:     os.Getenv("LISTEN_FDS"),
+		ListenFDNames: os.Getenv("LISTEN_FDNAMES"),
+		FDStore:       os.Getenv("FDSTORE"),
+		PID:           os.Getpid(),
+	}
+}
+
+// Supervised reports whether the process runs under a service manager that
+// accepts notifications.
+func (e Environment) Supervised() bool { return e.NotifySocket != "" }

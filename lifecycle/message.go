@@ -1,0 +1,142 @@
+package lifecycle
+
+import (
+	"fmt"
+	"strings"
+	"unicode/utf8"
+)
+
+const (
+	// MaxMessageSize is the largest notification the manager reads: PID 1
+	// receives into a PIPE_BUF-sized buffer and drops anything longer.
+	MaxMessageSize = 4096
+
+	// MaxFDs is the most descriptors one message may carry (SCM_MAX_FD).
+	MaxFDs = 253
+
+	// MaxFDNameLen is the longest descriptor name the manager accepts.
+	MaxFDNameLen = 255
+)
+
+// Fixed messages, built once so that sending them does not allocate.
+var (
+	msgReady           = []byte("READY=1")
+	msgStopping        = []byte("STOPPING=1")
+	msgWatchdog        = []byte("WATCHDOG=1")
+	msgWatchdogTrigger = []byte("WATCHDOG=trigger")
+	msgRestartReset    = []byte("RESTART_RESET=1")
+	msgBarrier         = []byte("BARRIER=1")
+)
+
+// appendStatus appends "STATUS=" and s to b, sanitized so that the value
+// stays one line of valid UTF-8: CR, LF and NUL become spaces (a newline
+// would otherwise start a second assignment), other control characters are
+// kept, and invalid UTF-8 becomes U+FFFD. Sanitizing instead of rejecting
+// means a status built from an error message is never lost.
+func appendStatus(b []byte, s string) []byte {
+	b = append(b, "STATUS="...)
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c == '\n' || c == '\r' || c == 0 {
+				c = ' '
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = utf8.AppendRune(b, utf8.RuneError)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return b
+}
+
+// validKey reports whether k can be the name of a notification variable:
+// upper-case letters, digits and underscores, as systemd's own keys are.
+func validKey(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// validateState checks a raw notification: one or more KEY=VALUE lines, no
+// NUL byte, no empty line in the middle, at most MaxMessageSize bytes. A
+// single trailing newline is allowed, as sd_notify callers often add one.
+func validateState(state string) error {
+	if len(state) > MaxMessageSize {
+		return fmt.Errorf("%w (%d bytes)", ErrMessageTooLarge, len(state))
+	}
+	if state == "" {
+		return fmt.Errorf("%w: empty message", ErrInvalidMessage)
+	}
+	body := state
+	if body[len(body)-1] == '\n' {
+		body = body[:len(body)-1]
+	}
+	for line := 1; ; line++ {
+		end := strings.IndexByte(body, '\n')
+		l := body
+		if end >= 0 {
+			l = body[:end]
+		}
+		eq := strings.IndexByte(l, '=')
+		if eq < 0 || !validKey(l[:eq]) {
+			return fmt.Errorf("%w: line %d is not KEY=VALUE with KEY in [A-Z0-9_]", ErrInvalidMessage, line)
+		}
+		if strings.IndexByte(l, 0) >= 0 {
+			return fmt.Errorf("%w: line %d contains a NUL byte", ErrInvalidMessage, line)
+		}
+		if end < 0 {
+			return nil
+		}
+		body = body[end+1:]
+	}
+}
+
+// validateValue checks a value that goes after KEY= in a message built by
+// a helper: it must be non-empty and must not start a new line.
+func validateValue(key, v string) error {
+	if v == "" {
+		return fmt.Errorf("%w: empty %s", ErrInvalidMessage, key)
+	}
+	for i := 0; i < len(v); i++ {
+		if v[i] == '\n' || v[i] == 0 {
+			return fmt.Errorf("%w: %s contains a newline or NUL byte", ErrInvalidMessage, key)
+		}
+	}
+	return nil
+}
+
+// ValidFDName reports whether name is acceptable to the manager as FDNAME=
+// and in $LISTEN_FDNAMES: 1 to 255 printable ASCII characters, no colon.
+func ValidFDName(name string) bool {
+	if name == "" || len(name) > MaxFDNameLen {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c < 0x20 || c > 0x7e || c == ':' {
+			return false
+		}
+	}
+	return true
+}
+
+func checkFDName(name string) error {
+	if !ValidFDName(name) {
+		return fmt.Errorf("%w %q: want 1-255 printable ASCII characters without ':'", ErrInvalidName, name)
+	}
+	return nil
+}

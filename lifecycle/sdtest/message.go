@@ -1,0 +1,53 @@
+package sdtest
+
+import (
+	"strings"
+	"time"
+)
+
+// Message is one notification as the manager received it.
+type Message struct {
+	Seq  int       // 1-based order of arrival
+	Time time.Time // when it was read
+	Raw  string    // the datagram's text
+
+	// NumFDs is how many descriptors came with the message. Descriptors
+	// sent to the fd store are kept (see Manager.Stored); all others are
+	// closed once the message is recorded, as PID 1 does.
+	NumFDs int
+
+	// The sender's credentials, as the kernel attached them (SO_PASSCRED).
+	PID, UID, GID int
+}
+
+// Get returns the value of the last assignment to key in the message.
+func (m Message) Get(key string) (value string, ok bool) {
+	for _, line := range strings.Split(m.Raw, "\n") {
+		if k, v, found := strings.Cut(line, "="); found && k == key {
+			value, ok = v, true
+		}
+	}
+	return value, ok
+}
+
+// Has reports whether the message assigns key=value; an empty value
+// matches any value.
+func (m Message) Has(key, value string) bool {
+	v, ok := m.Get(key)
+	return ok && (value == "" || v == value)
+}
+
+// Match selects messages for Manager.Wait.
+type Match func(Message) bool
+
+// Has matches messages that assign key=value; an empty value matches any
+// value.
+func Has(key, value string) Match {
+	return func(m Message) bool { return m.Has(key, value) }
+}
+
+// After restricts match to messages that arrived after the one numbered
+// seq (a Message.Seq), to wait for the next READY=1 rather than the first.
+func After(seq int, match Match) Match {
+	return func(m Message) bool { return m.Seq > seq && match(m) }
+}
