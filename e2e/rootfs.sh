@@ -40,7 +40,7 @@ esac
 
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.build-$suite.XXXXXX")
-cleanup() { rm -rf --one-file-system "$tmp"; }
+cleanup() { rm -rf --one-file-system "$tmp" "$tmp.log"; }
 trap cleanup EXIT
 
 echo "rootfs.sh: debootstrap $suite from $mirror into $tmp (one-time, ~1 min)" >&2

@@ -1,0 +1,296 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// container is one booted systemd-nspawn container with its own systemd as
+// PID 1. It shares the host's network namespace, so services inside that
+// listen on 127.0.0.1:PORT are reachable from the test.
+type container struct {
+	name    string
+	suite   string
+	cmd     *exec.Cmd
+	pid1    int
+	done    chan struct{} // closed when systemd-nspawn exited
+	pidFile string
+	off     sync.Once
+}
+
+var (
+	containerSeq atomic.Int64
+	liveMu       sync.Mutex
+	live         = map[*container]bool{}
+)
+
+// sigRTMin4 is SIGRTMIN+4 as the C library numbers it: systemd powers off on it.
+const sigRTMin4 = syscall.Signal(34 + 4)
+
+func rootfsFor(t testing.TB, suite string) string {
+	dir := os.Getenv("SDLIFE_E2E_ROOTFS_" + strings.ToUpper(suite))
+	if dir == "" {
+		dir = filepath.Join(cacheDir, suite)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "lib/systemd/systemd")); err != nil {
+		t.Fatalf("no %s rootfs at %s (build it with: e2e/rootfs.sh %s): %v", suite, dir, suite, err)
+	}
+	return dir
+}
+
+// boot starts a fresh container (volatile overlay: nothing persists) and
+// waits until its systemd reports running or degraded. It is always powered
+// off when the test ends, whatever the outcome.
+func boot(t *testing.T, suite string) *container {
+	t.Helper()
+	rootfs := rootfsFor(t, suite)
+	c := &container{
+		name:  fmt.Sprintf("sdlife-e2e-%d-%d", os.Getpid(), containerSeq.Add(1)),
+		suite: suite,
+		done:  make(chan struct{}),
+	}
+	console, err := os.Create(filepath.Join(stateDir, c.name+".console"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd = exec.Command("systemd-nspawn", "-q", "--register=no", "--keep-unit",
+		"--console=pipe", "--volatile=overlay", "-D", rootfs, "-M", c.name, "--boot")
+	c.cmd.Stdout, c.cmd.Stderr = console, console // stdin: /dev/null
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := c.cmd.Start(); err != nil {
+		console.Close()
+		t.Fatalf("systemd-nspawn: %v", err)
+	}
+	go func() {
+		c.cmd.Wait()
+		console.Close()
+		close(c.done)
+	}()
+	liveMu.Lock()
+	live[c] = true
+	liveMu.Unlock()
+	c.pidFile = filepath.Join(stateDir, c.name+".pid")
+	t.Cleanup(func() {
+		if t.Failed() && c.pid1 > 0 {
+			c.dumpDiagnostics(t)
+		}
+		c.poweroff(t.Logf)
+		if t.Failed() {
+			if b, err := os.ReadFile(console.Name()); err == nil && len(b) > 0 {
+				t.Logf("console of %s (last 2 KiB):\n%s", c.name, tail(b, 2048))
+			}
+		}
+		os.Remove(console.Name())
+	})
+
+	c.pid1 = c.findPID1(t)
+	os.WriteFile(c.pidFile, []byte(fmt.Sprintf("%d %d\n", c.cmd.Process.Pid, c.pid1)), 0o644)
+
+	start := time.Now()
+	var state string
+	for time.Since(start) < 90*time.Second {
+		out, _ := c.run("systemctl", "is-system-running")
+		state = strings.TrimSpace(out)
+		if state == "running" || state == "degraded" {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	switch state {
+	case "running":
+	case "degraded":
+		out, _ := c.run("systemctl", "--failed", "--no-legend")
+		t.Logf("%s booted degraded (continuing): %s", c.name, out)
+	default:
+		t.Fatalf("%s did not boot within 90s: is-system-running=%q", c.name, state)
+	}
+	t.Logf("%s (%s) running after %v, PID1 %d", c.name, suite, time.Since(start).Round(time.Millisecond), c.pid1)
+	return c
+}
+
+// findPID1 returns the container's PID 1 as seen from the host: the child of
+// the systemd-nspawn process that runs systemd.
+func (c *container) findPID1(t *testing.T) int {
+	nspawn := c.cmd.Process.Pid
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case <-c.done:
+			t.Fatalf("systemd-nspawn exited during boot (see console log)")
+		default:
+		}
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", nspawn, nspawn))
+		for _, f := range strings.Fields(string(b)) {
+			pid, _ := strconv.Atoi(f)
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			if strings.TrimSpace(string(comm)) == "systemd" {
+				return pid
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no systemd child of systemd-nspawn %d after 30s", nspawn)
+	return 0
+}
+
+// poweroff asks the container's systemd to power off, waits for nspawn to
+// exit, and kills it if that takes too long. Safe to call more than once.
+func (c *container) poweroff(logf func(string, ...any)) {
+	c.off.Do(func() {
+		defer func() {
+			liveMu.Lock()
+			delete(live, c)
+			liveMu.Unlock()
+			os.Remove(c.pidFile)
+			// nspawn --register=no leaves this mount-propagation dir behind.
+			os.RemoveAll(filepath.Join("/run/systemd/nspawn/propagate", c.name))
+		}()
+		if c.pid1 > 0 {
+			syscall.Kill(c.pid1, sigRTMin4)
+		} else {
+			c.cmd.Process.Signal(syscall.SIGTERM) // nspawn itself: no PID 1 yet
+		}
+		select {
+		case <-c.done:
+			return
+		case <-time.After(45 * time.Second):
+		}
+		logf("%s: no clean poweroff within 45s, killing it", c.name)
+		syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		if c.pid1 > 0 {
+			syscall.Kill(c.pid1, syscall.SIGKILL)
+		}
+		select {
+		case <-c.done:
+		case <-time.After(15 * time.Second):
+			logf("%s: systemd-nspawn %d still alive after SIGKILL", c.name, c.cmd.Process.Pid)
+		}
+	})
+}
+
+func poweroffAll() {
+	liveMu.Lock()
+	cs := make([]*container, 0, len(live))
+	for c := range live {
+		cs = append(cs, c)
+	}
+	liveMu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.poweroff(func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) })
+		}()
+	}
+	wg.Wait()
+}
+
+// run executes a command inside the container (all its namespaces).
+func (c *container) run(args ...string) (string, error) {
+	return c.runInput(nil, args...)
+}
+
+func (c *container) runInput(stdin []byte, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "nsenter", append([]string{"-t", strconv.Itoa(c.pid1), "-a", "--"}, args...)...)
+	cmd.Env = []string{
+		"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"LANG=C.UTF-8", "SYSTEMD_PAGER=", "SYSTEMD_COLORS=0", "SYSTEMD_LOG_COLOR=0",
+	}
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// must runs a command in the container and fails the test if it fails.
+func (c *container) must(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := c.run(args...)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+// writeFile creates path inside the container (through its own mount
+// namespace, so no symlink in the rootfs can point outside of it).
+func (c *container) writeFile(t testing.TB, path string, data []byte, mode os.FileMode) {
+	t.Helper()
+	script := `set -e; mkdir -p "$(dirname "$1")"; cat >"$1.e2e-tmp"; chmod "$2" "$1.e2e-tmp"; mv -f "$1.e2e-tmp" "$1"`
+	if out, err := c.runInput(data, "sh", "-c", script, "sh", path, fmt.Sprintf("%o", mode)); err != nil {
+		t.Fatalf("writing %s in container: %v\n%s", path, err, out)
+	}
+}
+
+func (c *container) copyFile(t testing.TB, hostPath, path string, mode os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(hostPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.writeFile(t, path, b, mode)
+}
+
+// show returns unit properties as systemd reports them.
+func (c *container) show(t testing.TB, unit string, props ...string) map[string]string {
+	t.Helper()
+	args := []string{"systemctl", "show", unit}
+	for _, p := range props {
+		args = append(args, "-p", p)
+	}
+	out := c.must(t, args...)
+	m := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+// state is the usual snapshot asserted on.
+func (c *container) state(t testing.TB, unit string) map[string]string {
+	t.Helper()
+	return c.show(t, unit, "ActiveState", "SubState", "Result", "StatusText",
+		"NRestarts", "NFileDescriptorStore", "MainPID")
+}
+
+// journal returns the unit's journal (messages of systemd about it and of
+// the service itself), as plain message lines.
+func (c *container) journal(t testing.TB, unit string) string {
+	t.Helper()
+	c.run("journalctl", "--sync")
+	return c.must(t, "journalctl", "-u", unit, "--no-pager", "-o", "short-monotonic")
+}
+
+func (c *container) dumpDiagnostics(t *testing.T) {
+	out, _ := c.run("systemctl", "list-units", "--all", "--no-legend", "--no-pager", "chi-server*", "naive*")
+	t.Logf("units in %s:\n%s", c.name, out)
+	out, _ = c.run("journalctl", "--no-pager", "-n", "80", "-o", "short-monotonic",
+		"-u", "chi-server*", "-u", "naive*")
+	t.Logf("journal of %s (last 80 lines):\n%s", c.name, out)
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}

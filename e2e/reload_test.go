@@ -1,0 +1,48 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"regexp"
+	"testing"
+)
+
+// TestReload: `systemctl reload` of the notify-reload unit returns when the
+// new config is live; an invalid config is refused, the old one kept, and
+// STATUS says why.
+func TestReload(t *testing.T) {
+	c := bootChiServer(t, "trixie")
+	const unit = "chi-server.service"
+	c.must(t, "systemctl", "start", unit)
+	pid := c.state(t, unit)["MainPID"]
+
+	cfg := defaultConfig()
+	cfg.Greeting = "reloaded once"
+	c.writeConfig(t, cfg)
+	c.must(t, "systemctl", "reload", unit)
+	mustGet(t, servicePort(), "/", cfg.Greeting) // at once: no polling
+
+	cfg.Greeting = "reloaded twice"
+	c.writeConfig(t, cfg)
+	c.must(t, "systemctl", "reload", unit)
+	mustGet(t, servicePort(), "/", cfg.Greeting)
+
+	okStatus := c.state(t, unit)["StatusText"]
+	c.writeFile(t, configPath, []byte(`{"greeting": 42}`+"\n"), 0o644)
+	out, err := c.run("systemctl", "reload", unit)
+	t.Logf("reload with invalid config: err=%v %s", err, out)
+	mustGet(t, servicePort(), "/", "reloaded twice")
+	s := c.state(t, unit)
+	if s["ActiveState"] != "active" || s["MainPID"] != pid {
+		t.Fatalf("after invalid reload: want active with MainPID %s, got %v", pid, s)
+	}
+	if s["StatusText"] == okStatus || !regexp.MustCompile(`(?i)(config|reload|invalid|error|fail)`).MatchString(s["StatusText"]) {
+		t.Errorf("StatusText %q does not say why the reload failed (before: %q)", s["StatusText"], okStatus)
+	}
+
+	// A good config afterwards is taken again.
+	cfg.Greeting = "reloaded after a bad one"
+	c.writeConfig(t, cfg)
+	c.must(t, "systemctl", "reload", unit)
+	mustGet(t, servicePort(), "/", cfg.Greeting)
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# sdlife end-to-end tests against a real systemd, in one command:
+#
+#   sudo e2e/run.sh                 # everything
+#   sudo e2e/run.sh -run TestStop   # extra arguments go to `go test`
+#
+# Needs root on Debian or Ubuntu and a Go toolchain. Installs debootstrap and
+# systemd-container if missing, builds (once, cached) Debian trixie and
+# bookworm root filesystems, then runs the Go tests of ./e2e (build tag e2e),
+# which boot one systemd-nspawn container per scenario. See e2e/README.md.
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+
+if [[ $EUID -ne 0 ]]; then
+	echo "e2e/run.sh: needs root (systemd-nspawn, debootstrap): sudo $0 $*" >&2
+	exit 1
+fi
+if ! command -v go >/dev/null; then
+	echo "e2e/run.sh: no Go toolchain in PATH (sudo may reset PATH: sudo env PATH=\"\$PATH\" $0)" >&2
+	exit 1
+fi
+
+need=()
+command -v debootstrap >/dev/null || need+=(debootstrap)
+command -v systemd-nspawn >/dev/null || need+=(systemd-container)
+command -v nsenter >/dev/null || need+=(util-linux)
+if ((${#need[@]})); then
+	echo "e2e/run.sh: installing ${need[*]}" >&2
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
+fi
+
+export SDLIFE_E2E_CACHE=${SDLIFE_E2E_CACHE:-/var/cache/sdlife-e2e}
+start=$SECONDS
+"$here/rootfs.sh" trixie >/dev/null &
+trixie=$!
+"$here/rootfs.sh" bookworm >/dev/null &
+bookworm=$!
+wait "$trixie"
+wait "$bookworm"
+echo "e2e/run.sh: root filesystems ready in $((SECONDS - start)) s" >&2
+
+work=$(mktemp -d /tmp/sdlife-e2e.XXXXXX)
+export SDLIFE_E2E_STATE=$work/state
+export SDLIFE_E2E_RESULTS=${SDLIFE_E2E_RESULTS:-$work/results.txt}
+mkdir -p "$SDLIFE_E2E_STATE"
+
+# The tests power off every container they boot, also on failure and on
+# SIGINT/SIGTERM. This is the last line of defence if the test process itself
+# was killed: every container still listed in the state directory goes down.
+# shellcheck disable=SC2317 # invoked by the EXIT trap
+cleanup() {
+	local f nspawn pid1 i
+	for f in "$SDLIFE_E2E_STATE"/*.pid; do
+		[[ -e $f ]] || continue
+		read -r nspawn pid1 <"$f" || continue
+		if [[ "$(cat "/proc/$nspawn/comm" 2>/dev/null)" != systemd-nspawn ]]; then
+			continue
+		fi
+		echo "e2e/run.sh: powering off leftover container (nspawn $nspawn)" >&2
+		kill -s SIGRTMIN+4 "$pid1" 2>/dev/null || true
+		for ((i = 0; i < 150; i++)); do
+			[[ -d /proc/$nspawn ]] || break
+			sleep 0.2
+		done
+		if [[ -d /proc/$nspawn ]]; then
+			kill -s KILL -- "-$nspawn" "$pid1" 2>/dev/null || true
+		fi
+	done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+cd "$repo"
+start=$SECONDS
+status=0
+go test -tags e2e -count=1 -v -timeout 30m ./e2e/... "$@" || status=$?
+echo "e2e/run.sh: tests took $((SECONDS - start)) s, exit status $status" >&2
+if [[ -s $SDLIFE_E2E_RESULTS ]]; then
+	echo "--- recorded results ($SDLIFE_E2E_RESULTS) ---"
+	cat "$SDLIFE_E2E_RESULTS"
+fi
+exit "$status"

@@ -1,0 +1,58 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"net"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestStop: `systemctl stop` lets a request in flight finish with 200, ends
+// with Result=success, and (the fd store being dropped on stop) frees the port.
+func TestStop(t *testing.T) {
+	c := bootChiServer(t, "trixie")
+	const unit = "chi-server.service"
+	c.must(t, "systemctl", "start", unit)
+
+	type result struct {
+		code int
+		err  error
+		took time.Duration
+	}
+	done := make(chan result, 1)
+	go func() {
+		start := time.Now()
+		code, _, err := get(servicePort(), "/slow?ms=2000")
+		done <- result{code, err, time.Since(start)}
+	}()
+	// Let the request be accepted and reach its handler before the stop.
+	time.Sleep(500 * time.Millisecond)
+	stopStart := time.Now()
+	c.must(t, "systemctl", "stop", unit)
+	stopTook := time.Since(stopStart)
+
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("slow request still pending 10s after stop returned")
+	}
+	if r.err != nil || r.code != 200 {
+		t.Errorf("in-flight /slow?ms=2000: code %d err %v after %v, want 200", r.code, r.err, r.took)
+	}
+	t.Logf("stop took %v; in-flight request: %d after %v", stopTook.Round(time.Millisecond), r.code, r.took.Round(time.Millisecond))
+
+	s := c.state(t, unit)
+	if s["ActiveState"] != "inactive" || s["Result"] != "success" {
+		t.Errorf("after stop: want inactive/success, got %v", s)
+	}
+	if s["NFileDescriptorStore"] != "0" {
+		t.Errorf("fd store kept after stop: %v", s)
+	}
+	if conn, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(servicePort()), time.Second); err == nil {
+		conn.Close()
+		t.Errorf("port %d still accepts connections after stop", servicePort())
+	}
+}
