@@ -56,40 +56,32 @@ var filesTaken atomic.Bool
 //
 // Without the variables, or when $LISTEN_PID names another process, the
 // result is empty. Malformed variables, or a descriptor that is not open,
-// are errors; the descriptors are closed then, since nobody could claim
-// them. Descriptors can be taken only once per process: a second call that
+// are errors. A passed descriptor must be open and must not be
+// close-on-exec (exec would have closed it, so such a descriptor was opened
+// by this process, and $LISTEN_FDS overstates the count). On error the
+// descriptors that were provably passed are closed, since nobody could
+// claim them. Descriptors can be taken only once per process: a second call that
 // finds them returns ErrFilesTaken.
 func TakeFiles(env Environment) (*Files, error) {
-	if env.ListenPID == "" && env.ListenFDs == "" {
-		return &Files{}, nil
+	if env.ListenPID != "" || env.ListenFDs != "" {
+		unsetListenEnv()
 	}
-	unsetListenEnv()
-	if env.ListenPID == "" || env.ListenFDs == "" {
-		return &Files{}, nil // half a handover is no handover, as in sd_listen_fds
-	}
-	pid, err := parsePID("LISTEN_PID", env.ListenPID)
-	if err != nil {
-		return nil, err
-	}
-	if pid != env.PID {
-		return &Files{}, nil
-	}
-	n, err := strconv.ParseUint(env.ListenFDs, 10, 31)
-	if err != nil || n > maxListenFDs {
-		return nil, fmt.Errorf("lifecycle: LISTEN_FDS %q: want a count of at most %d", env.ListenFDs, maxListenFDs)
-	}
+	n, names, err := parseListenEnv(env)
 	if n == 0 {
-		return &Files{}, nil
+		return &Files{}, err
 	}
 	if !filesTaken.CompareAndSwap(false, true) {
 		return nil, ErrFilesTaken
 	}
-	names, err := parseFDNames(env.ListenFDNames, int(n))
+	inherited, adoptErr := adoptFDs(listenFDsStart, n)
 	if err == nil {
-		err = adoptFDs(listenFDsStart, int(n))
+		err = adoptErr
 	}
 	if err != nil {
-		closeFDRange(listenFDsStart, int(n))
+		// Close what was provably inherited: nobody could claim it. A
+		// descriptor that failed the check is left alone, as it may
+		// belong to this process (the count was wrong).
+		closeFDRange(listenFDsStart, inherited)
 		return nil, err
 	}
 	files := &Files{entries: make([]NamedFile, n)}
@@ -98,6 +90,33 @@ func TakeFiles(env Environment) (*Files, error) {
 		files.entries[i] = NamedFile{Name: names[i], File: os.NewFile(uintptr(fd), names[i])}
 	}
 	return files, nil
+}
+
+// parseListenEnv decides how many descriptors were passed to this process
+// and what they are called. n is 0 when there are none for us. When the
+// variables are addressed to us but malformed, n is still the count (if it
+// could be read) so that the caller can close the descriptors.
+func parseListenEnv(env Environment) (n int, names []string, err error) {
+	if env.ListenPID == "" || env.ListenFDs == "" {
+		return 0, nil, nil // half a handover is no handover, as in sd_listen_fds
+	}
+	pid, err := parsePID("LISTEN_PID", env.ListenPID)
+	if err != nil {
+		return 0, nil, err
+	}
+	if pid != env.PID {
+		return 0, nil, nil
+	}
+	count, err := strconv.ParseUint(env.ListenFDs, 10, 31)
+	if err != nil || count > maxListenFDs {
+		return 0, nil, fmt.Errorf("lifecycle: LISTEN_FDS %q: want a count of at most %d", env.ListenFDs, maxListenFDs)
+	}
+	n = int(count)
+	if n == 0 {
+		return 0, nil, nil
+	}
+	names, err = parseFDNames(env.ListenFDNames, n)
+	return n, names, err
 }
 
 // parseFDNames splits $LISTEN_FDNAMES; unset means every descriptor is

@@ -17,16 +17,24 @@ func unsetListenEnv() {
 	}
 }
 
-// adoptFDs checks that descriptors [start, start+n) are open and marks
-// them close-on-exec.
-func adoptFDs(start, n int) error {
-	for fd := start; fd < start+n; fd++ {
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil {
-			return fmt.Errorf("lifecycle: LISTEN_FDS=%d but descriptor %d is not open: %w", n, fd, err)
+// adoptFDs checks that descriptors [start, start+n) were inherited (open
+// and not close-on-exec) and marks them close-on-exec. It returns how many
+// passed the check before the first that did not.
+func adoptFDs(start, n int) (int, error) {
+	for i := 0; i < n; i++ {
+		fd := start + i
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			return i, fmt.Errorf("lifecycle: LISTEN_FDS=%d but descriptor %d is not open: %w", n, fd, err)
 		}
+		if flags&unix.FD_CLOEXEC != 0 {
+			return i, fmt.Errorf("lifecycle: LISTEN_FDS=%d but descriptor %d was not inherited (close-on-exec is set)", n, fd)
+		}
+	}
+	for fd := start; fd < start+n; fd++ {
 		unix.CloseOnExec(fd)
 	}
-	return nil
+	return n, nil
 }
 
 func closeFDRange(start, n int) {

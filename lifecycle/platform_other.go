@@ -25,7 +25,7 @@ func monotonicUsec() (uint64, error) { return 0, ErrUnsupported }
 func dupAll([]syscall.Conn) ([]int, error) { return nil, ErrUnsupported }
 func closeAll([]int)                       {}
 
-func unsetListenEnv()               {}
-func adoptFDs(int, int) error       { return ErrUnsupported }
-func closeFDRange(int, int)         {}
-func checkListening(*os.File) error { return ErrUnsupported }
+func unsetListenEnv()                {}
+func adoptFDs(int, int) (int, error) { return 0, ErrUnsupported }
+func closeFDRange(int, int)          {}
+func checkListening(*os.File) error  { return ErrUnsupported }
