@@ -4,7 +4,7 @@ GO       ?= go
 PKGS     := ./...
 STATICCHECK_VERSION := 2025.1.1
 
-.PHONY: test unit lint vet staticcheck cross fuzz bench e2e
+.PHONY: test unit lint vet staticcheck cross fuzz bench bench-compare e2e
 
 ## test: everything CI checks: lint, race-enabled unit tests, cross builds, e2e when root.
 test: lint unit cross e2e
@@ -20,6 +20,7 @@ lint: vet staticcheck
 vet:
 	$(GO) vet $(PKGS)
 	GOOS=darwin $(GO) vet $(PKGS)
+	cd bench && $(GO) vet ./...
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
@@ -42,6 +43,12 @@ fuzz:
 ## bench: library benchmarks (see BENCHMARKS.md for the comparisons).
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+## bench-compare: sdlife against go-systemd, side by side, through benchstat.
+COUNT ?= 10
+bench-compare:
+	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee /tmp/sdlife-bench.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20251208221838-04cf59af9d55 -col /lib /tmp/sdlife-bench.txt
 
 ## e2e: end-to-end tests against a real systemd in nspawn (root only; skipped otherwise).
 e2e:
