@@ -2,7 +2,7 @@
 # command; .ci/run calls it after installing the tools it needs.
 GO       ?= go
 PKGS     := ./...
-STATICCHECK_VERSION := 2025.1.1
+STATICCHECK_VERSION := v0.8.2
 
 .PHONY: test unit lint vet staticcheck cross fuzz bench bench-compare e2e
 
@@ -48,7 +48,7 @@ bench:
 COUNT ?= 10
 bench-compare:
 	cd bench && $(GO) test -run '^$$' -bench . -benchmem -count $(COUNT) ./... | tee /tmp/sdlife-bench.txt
-	$(GO) run golang.org/x/perf/cmd/benchstat@v0.0.0-20251208221838-04cf59af9d55 -col /lib /tmp/sdlife-bench.txt
+	$(GO) run golang.org/x/perf/cmd/benchstat@latest -col /lib /tmp/sdlife-bench.txt
 
 ## e2e: end-to-end tests against a real systemd in nspawn (root only; skipped otherwise).
 e2e:
