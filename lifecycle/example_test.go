@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"testing"
 
 	"github.com/sdlife/sdlife/lifecycle"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
@@ -25,7 +24,10 @@ func ExampleNotifier_unsupervised() {
 // the next start and, before exiting, waits until the manager has seen it
 // all. The fake manager from sdtest stands in for systemd.
 func ExampleNotifier() {
-	m := sdtest.NewManager(&testing.T{}, sdtest.WithFDStore(1))
+	m, err := sdtest.Start(sdtest.WithFDStore(1)) // in a test: sdtest.NewManager(t, ...)
+	if err != nil {
+		panic(err)
+	}
 	defer m.Close()
 	env := m.Environment() // in a service: lifecycle.ReadEnvironment()
 

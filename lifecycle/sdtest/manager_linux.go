@@ -26,23 +26,24 @@ type StoredFile struct {
 	Poll bool     // false when sent with FDPOLL=0
 }
 
-// Manager is a fake service manager. Create it with NewManager; it closes
-// itself when the test ends.
+// Manager is a fake service manager. Create it with NewManager in tests
+// (it closes itself when the test ends) or with Start elsewhere.
 type Manager struct {
 	tb   testing.TB
 	cfg  config
 	addr string // $NOTIFY_SOCKET
 	dir  string // holds the socket for path addresses
 
-	mu       sync.Mutex
-	cond     *sync.Cond // broadcast on every new message and on close
-	msgs     []Message
-	stored   []StoredFile
-	held     []*os.File // barrier descriptors held back by HoldBarriers
-	holding  bool
-	conn     *net.UnixConn
-	readDone chan struct{}
-	closed   bool
+	mu        sync.Mutex
+	cond      *sync.Cond // broadcast on every new message and on close
+	msgs      []Message
+	stored    []StoredFile
+	held      []*os.File            // barrier descriptors held back by HoldBarriers
+	notifiers []*lifecycle.Notifier // made by Notifier for a Manager made by Start
+	holding   bool
+	conn      *net.UnixConn
+	readDone  chan struct{}
+	closed    bool
 }
 
 type config struct {
@@ -74,10 +75,24 @@ func WithFDStore(max int) Option { return func(c *config) { c.fdStoreMax = max }
 // follows it is released.
 func WithOnMessage(fn func(Message)) Option { return func(c *config) { c.onMessage = fn } }
 
-// NewManager starts a fake manager listening on a fresh socket. It fails
-// the test if the socket cannot be created.
+// NewManager starts a fake manager listening on a fresh socket and closes
+// it when the test ends. It fails the test if the socket cannot be created.
 func NewManager(tb testing.TB, opts ...Option) *Manager {
 	tb.Helper()
+	m, err := start(tb, opts)
+	if err != nil {
+		tb.Fatalf("sdtest: %v", err)
+	}
+	tb.Cleanup(func() { m.Close() })
+	return m
+}
+
+// Start starts a fake manager outside a test, for examples and fixtures.
+// The caller must Close it. Methods that would fail a test panic instead
+// when the Manager was made by Start, as httptest.NewServer does.
+func Start(opts ...Option) (*Manager, error) { return start(nil, opts) }
+
+func start(tb testing.TB, opts []Option) (*Manager, error) {
 	cfg := config{fdStoreMax: -1}
 	for _, o := range opts {
 		o(&cfg)
@@ -91,17 +106,25 @@ func NewManager(tb testing.TB, opts ...Option) *Manager {
 		// paths grow with the test's name.
 		dir, err := os.MkdirTemp("", "sdtest")
 		if err != nil {
-			tb.Fatalf("sdtest: %v", err)
+			return nil, err
 		}
 		m.dir = dir
 		m.addr = filepath.Join(dir, "notify")
 	}
 	if err := m.listen(); err != nil {
 		os.RemoveAll(m.dir)
-		tb.Fatalf("sdtest: %v", err)
+		return nil, err
 	}
-	tb.Cleanup(func() { m.Close() })
-	return m
+	return m, nil
+}
+
+// fatalf fails the test, or panics for a Manager made by Start.
+func (m *Manager) fatalf(format string, args ...any) {
+	if m.tb == nil {
+		panic(fmt.Sprintf("sdtest: "+format, args...))
+	}
+	m.tb.Helper()
+	m.tb.Fatalf("sdtest: "+format, args...)
 }
 
 // listen binds the socket and starts the receiving goroutine.
@@ -149,14 +172,20 @@ func (m *Manager) Environment() lifecycle.Environment {
 }
 
 // Notifier returns a new lifecycle.Notifier connected to this manager; it
-// is closed when the test ends.
+// is closed when the test ends (for a Manager made by Start: when the
+// Manager is closed).
 func (m *Manager) Notifier() *lifecycle.Notifier {
-	m.tb.Helper()
 	n, err := lifecycle.NewNotifier(m.Environment())
 	if err != nil {
-		m.tb.Fatalf("sdtest: %v", err)
+		m.fatalf("%v", err)
 	}
-	m.tb.Cleanup(func() { n.Close() })
+	if m.tb != nil {
+		m.tb.Cleanup(func() { n.Close() })
+	} else {
+		m.mu.Lock()
+		m.notifiers = append(m.notifiers, n)
+		m.mu.Unlock()
+	}
 	return n
 }
 
@@ -209,7 +238,6 @@ func (m *Manager) Stored() []StoredFile {
 // the way a restarted service receives them through $LISTEN_FDS. The
 // store keeps its own copies.
 func (m *Manager) Files() *lifecycle.Files {
-	m.tb.Helper()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	files := make([]lifecycle.NamedFile, 0, len(m.stored))
@@ -223,7 +251,7 @@ func (m *Manager) Files() *lifecycle.Files {
 			for _, f := range files {
 				f.File.Close()
 			}
-			m.tb.Fatalf("sdtest: dup stored descriptor: %v", err)
+			m.fatalf("dup stored descriptor: %v", err)
 		}
 		files = append(files, lifecycle.NamedFile{Name: s.Name, File: os.NewFile(uintptr(fd), s.Name)})
 	}
@@ -255,7 +283,6 @@ func (m *Manager) ReleaseBarriers() {
 // re-executes: a client still connected to the old socket must reconnect.
 // Messages already received are kept.
 func (m *Manager) Replace() {
-	m.tb.Helper()
 	m.mu.Lock()
 	conn, done := m.conn, m.readDone
 	m.mu.Unlock()
@@ -267,7 +294,7 @@ func (m *Manager) Replace() {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.listen(); err != nil {
-		m.tb.Fatalf("sdtest: replace socket: %v", err)
+		m.fatalf("replace socket: %v", err)
 	}
 }
 
@@ -294,7 +321,10 @@ func (m *Manager) Close() error {
 	for _, f := range m.held {
 		f.Close()
 	}
-	m.stored, m.held = nil, nil
+	for _, n := range m.notifiers {
+		n.Close()
+	}
+	m.stored, m.held, m.notifiers = nil, nil, nil
 	m.cond.Broadcast()
 	if m.dir != "" {
 		os.RemoveAll(m.dir)

@@ -44,6 +44,9 @@ func NewManager(tb testing.TB, _ ...Option) *Manager {
 	return nil
 }
 
+// Start fails: the fake needs Linux.
+func Start(...Option) (*Manager, error) { return nil, errNoLinux }
+
 var errNoLinux = errors.New("sdtest: needs Linux")
 
 func (*Manager) Environment() lifecycle.Environment           { return lifecycle.Environment{} }
