@@ -48,11 +48,7 @@ func TestCompat(t *testing.T) {
 
 	inodes := listenInodes(servicePort())
 	for _, keepAlive := range []bool{false, true} {
-		name := "restart/new-connections"
-		if keepAlive {
-			name = "restart/keep-alive"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run("restart/"+modeName(keepAlive), func(t *testing.T) {
 			l := restartUnderLoad(t, c, unit, servicePort(), defaultConfig().Greeting, keepAlive, nRestarts)
 			if l.failed.Load() != 0 {
 				t.Errorf("%d failed requests during %d restarts: %v", l.failed.Load(), nRestarts, l)

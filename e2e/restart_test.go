@@ -19,6 +19,7 @@ const (
 // new main process.
 func restartUnderLoad(t *testing.T, c *container, unit string, port int, want string, keepAlive bool, n int) *load {
 	t.Helper()
+	c.allowRapidRestarts(t, unit)
 	pids := []string{c.state(t, unit)["MainPID"]}
 	l := startLoad(port, want, loadWorkers, keepAlive)
 	defer l.finish()
@@ -57,11 +58,7 @@ func TestRestartUnderLoad(t *testing.T) {
 	}
 
 	for _, keepAlive := range []bool{false, true} {
-		name := "new-connections"
-		if keepAlive {
-			name = "keep-alive"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(modeName(keepAlive), func(t *testing.T) {
 			l := restartUnderLoad(t, c, unit, servicePort(), defaultConfig().Greeting, keepAlive, nRestarts)
 			if l.failed.Load() != 0 {
 				t.Errorf("%d failed requests during %d restarts: %v", l.failed.Load(), nRestarts, l)

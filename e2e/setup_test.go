@@ -120,3 +120,14 @@ func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
 }
+
+// allowRapidRestarts lifts the start rate limit (default: 5 starts in 10s,
+// manual ones included) for a unit that a test restarts 10 times in a few
+// seconds. The shipped units keep the default on purpose: it stops crash
+// loops.
+func (c *container) allowRapidRestarts(t testing.TB, unit string) {
+	t.Helper()
+	c.writeFile(t, "/etc/systemd/system/"+unit+".d/e2e-start-limit.conf",
+		[]byte("[Unit]\nStartLimitIntervalSec=10s\nStartLimitBurst=1000\n"), 0o644)
+	c.must(t, "systemctl", "daemon-reload")
+}

@@ -33,11 +33,7 @@ func TestSocketActivation(t *testing.T) {
 	}
 
 	for _, keepAlive := range []bool{false, true} {
-		name := "new-connections"
-		if keepAlive {
-			name = "keep-alive"
-		}
-		t.Run(name, func(t *testing.T) {
+		t.Run(modeName(keepAlive), func(t *testing.T) {
 			l := restartUnderLoad(t, c, unit, socketPort(), defaultConfig().Greeting, keepAlive, nRestarts)
 			if l.failed.Load() != 0 {
 				t.Errorf("%d failed requests during %d restarts: %v", l.failed.Load(), nRestarts, l)
