@@ -143,3 +143,18 @@ func FuzzWatchdog(f *testing.F) {
 		}
 	})
 }
+
+func FuzzFDStoreLimit(f *testing.F) {
+	f.Add("16")
+	f.Add("")
+	f.Add("-1")
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := Environment{FDStore: s}.FDStoreLimit()
+		if err != nil {
+			return
+		}
+		if l.Max < 0 || (s == "" && l.Known) || (s != "" && !l.Known) {
+			t.Fatalf("FDStoreLimit(%q) = %+v", s, l)
+		}
+	})
+}

@@ -26,6 +26,7 @@ var (
 	msgWatchdogTrigger = []byte("WATCHDOG=trigger")
 	msgRestartReset    = []byte("RESTART_RESET=1")
 	msgBarrier         = []byte("BARRIER=1")
+	msgMainPIDFD       = []byte("MAINPIDFD=1")
 )
 
 // appendStatus appends "STATUS=" and s to b, sanitized so that the value

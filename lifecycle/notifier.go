@@ -168,6 +168,22 @@ func (n *Notifier) MainPID(pid int) (sent bool, err error) {
 	return n.sendUint("MAINPID=", uint64(pid))
 }
 
+// MainPIDFD tells the manager which process is the service's main process
+// by passing a pidfd for it: MAINPIDFD=1 with the descriptor attached
+// (systemd >= 257). Unlike MainPID it cannot name a recycled PID. Obtain
+// the pidfd with unix.PidfdOpen and wrap it with os.NewFile.
+func (n *Notifier) MainPIDFD(pidfd syscall.Conn) (sent bool, err error) {
+	if !n.Enabled() {
+		return false, nil
+	}
+	if pidfd == nil {
+		return false, fmt.Errorf("%w: MAINPIDFD without a descriptor", ErrInvalidMessage)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.sendFilesLocked(msgMainPIDFD, []syscall.Conn{pidfd})
+}
+
 // WatchdogUSec changes the watchdog interval at run time: WATCHDOG_USEC=.
 func (n *Notifier) WatchdogUSec(interval time.Duration) (sent bool, err error) {
 	if interval <= 0 {

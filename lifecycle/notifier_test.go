@@ -77,6 +77,27 @@ func TestNotifierMessages(t *testing.T) {
 	}
 }
 
+func TestNotifierMainPIDFD(t *testing.T) {
+	m := sdtest.NewManager(t)
+	n := m.Notifier()
+	pidfd, err := unix.PidfdOpen(os.Getpid(), 0)
+	if err != nil {
+		t.Skipf("pidfd_open: %v", err)
+	}
+	f := os.NewFile(uintptr(pidfd), "pidfd")
+	defer f.Close()
+	if sent, err := n.MainPIDFD(f); !sent || err != nil {
+		t.Fatalf("MainPIDFD = %v, %v", sent, err)
+	}
+	barrier(t, n)
+	if msg := m.Messages()[0]; msg.Raw != "MAINPIDFD=1" || msg.NumFDs != 1 {
+		t.Fatalf("got %q with %d fds", msg.Raw, msg.NumFDs)
+	}
+	if _, err := n.MainPIDFD(nil); !errors.Is(err, lifecycle.ErrInvalidMessage) {
+		t.Fatalf("MainPIDFD(nil) = %v", err)
+	}
+}
+
 func TestNotifierReloadingCarriesMonotonicTime(t *testing.T) {
 	m := sdtest.NewManager(t)
 	n := m.Notifier()
