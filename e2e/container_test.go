@@ -67,7 +67,15 @@ func boot(t *testing.T, suite string) *container {
 		t.Fatal(err)
 	}
 	c.cmd = exec.Command("systemd-nspawn", "-q", "--register=no", "--keep-unit",
-		"--console=pipe", "--volatile=overlay", "-D", rootfs, "-M", c.name, "--boot")
+		"--console=pipe", "--volatile=overlay", "-D", rootfs, "-M", c.name,
+		// Let the container's systemd load BPF programs, so that IPAddressDeny=
+		// and IP accounting are enforced as on a real host.
+		"--system-call-filter=bpf",
+		"--boot")
+	// A pure cgroup v2 tree inside the container even on a host with the
+	// hybrid layout: like every current distribution (and required for BPF
+	// firewalling). systemd 258 and later refuse cgroup v1 entirely.
+	c.cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	c.cmd.Stdout, c.cmd.Stderr = console, console // stdin: /dev/null
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := c.cmd.Start(); err != nil {
