@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+)
+
+// Config is the service's configuration file (see
+// shared/example-contract.md). Unknown fields are an error, so a typo
+// cannot silently fall back to a default.
+type Config struct {
+	// Listen is the address bound when systemd handed over no listener.
+	Listen string `json:"listen"`
+	// Greeting is the body of GET /, followed by a newline.
+	Greeting string `json:"greeting"`
+	// DownFile, when set, makes the health check fail while it exists.
+	DownFile string `json:"down_file"`
+}
+
+// DefaultConfig is what a missing field means.
+func DefaultConfig() Config {
+	return Config{Listen: "127.0.0.1:8080", Greeting: "hello"}
+}
+
+// maxConfigSize bounds what is read, so a wrong path (a device, a huge
+// log) is an error rather than a hang or an allocation spike.
+const maxConfigSize = 1 << 20
+
+// LoadConfig reads and validates the file at path. An empty path means
+// the defaults.
+func LoadConfig(path string) (Config, error) {
+	if path == "" {
+		return DefaultConfig(), nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxConfigSize+1))
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	if len(data) > maxConfigSize {
+		return Config{}, fmt.Errorf("config %s: larger than %d bytes", path, maxConfigSize)
+	}
+	cfg, err := ParseConfig(data)
+	if err != nil {
+		return Config{}, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// ParseConfig decodes and validates a configuration document.
+func ParseConfig(data []byte) (Config, error) {
+	cfg := DefaultConfig()
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&cfg); err != nil {
+		return Config{}, describeJSONError(err)
+	}
+	if dec.More() {
+		return Config{}, errors.New("unexpected data after the JSON object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return Config{}, errors.New("unexpected data after the JSON object")
+	}
+	return cfg, cfg.Validate()
+}
+
+// Validate reports the first problem with cfg.
+func (c Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("listen: must not be empty")
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.DownFile != "" && !filepath.IsAbs(c.DownFile) {
+		return fmt.Errorf("down_file %q: must be an absolute path", c.DownFile)
+	}
+	return nil
+}
+
+// describeJSONError turns decoder errors into one line that names the
+// place of the problem.
+func describeJSONError(err error) error {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syntax):
+		return fmt.Errorf("invalid JSON at byte %d: %w", syntax.Offset, err)
+	case errors.As(err, &typ):
+		return fmt.Errorf("field %q: want a %s, got a JSON %s", typ.Field, typ.Type, typ.Value)
+	case errors.Is(err, io.EOF):
+		return errors.New("empty file: want a JSON object")
+	}
+	return err
+}
