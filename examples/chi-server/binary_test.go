@@ -426,7 +426,7 @@ func TestStopDrainsInFlight(t *testing.T) {
 		t.Fatalf("exit code %d, want 0", code)
 	}
 	// STOPPING=1 came before anything else of the stop.
-	for _, msg := range m.Messages()[ready.Seq:stopping.Seq-1] {
+	for _, msg := range m.Messages()[ready.Seq : stopping.Seq-1] {
 		if !msg.Has("STATUS", "") && !msg.Has("WATCHDOG", "") {
 			t.Fatalf("%q before STOPPING=1", msg.Raw)
 		}
