@@ -1,0 +1,22 @@
+// Package httpadapter makes a net/http service a well-behaved systemd
+// service: it counts requests, reports them in the unit's STATUS= line,
+// answers readiness and health probes, takes its listening socket from
+// socket activation or the fd store, and drains across a restart without
+// losing a request.
+//
+// The pieces are independent and can be used alone:
+//
+//   - Counters and Counters.Middleware count requests by status class with
+//     sharded atomics: no locks, no allocations, no system calls on the
+//     request path.
+//   - StatusReporter turns the counts into one STATUS= line, sent from its
+//     own goroutine at most once per interval and only when it changed.
+//   - Readiness and Health are the probe handlers; readiness turns 503 the
+//     moment a reload or a shutdown begins.
+//   - Listen returns the listener named "http": from socket activation, from
+//     the fd store, or freshly bound, and stores it for the next start.
+//   - Server runs an http.Server and, on Shutdown, drains it in an order
+//     that answers every request the kernel accepted (see Server.Shutdown).
+//
+// Package fxmodule wires all of them into an fx application.
+package httpadapter

@@ -1,0 +1,111 @@
+package httpadapter
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+)
+
+// responseWriter records the status a handler sends. It is pooled and
+// bound to one counter shard for its life.
+//
+// It implements http.Flusher, http.Hijacker, io.ReaderFrom and
+// http.Pusher statically, so type assertions on it succeed even when the
+// wrapped writer lacks the capability; the method then falls back to
+// http.ResponseController (which follows Unwrap chains) and finally
+// reports http.ErrNotSupported (Hijack, Push, FlushError) or does nothing
+// (Flush, which has no way to report). One static type is what keeps the
+// wrapper allocation-free; net/http's own writer has all four for HTTP/1
+// (Pusher for HTTP/2), so in practice nothing is lost.
+type responseWriter struct {
+	w        http.ResponseWriter
+	shard    *shard
+	slot     int8 // index in shard.wrappers; -1: from the overflow pool
+	code     int  // final status sent; 0 until then
+	hijacked bool // Hijack succeeded
+	returned bool // the handler returned normally
+}
+
+var (
+	_ http.ResponseWriter                       = (*responseWriter)(nil)
+	_ http.Flusher                              = (*responseWriter)(nil)
+	_ http.Hijacker                             = (*responseWriter)(nil)
+	_ http.Pusher                               = (*responseWriter)(nil)
+	_ io.ReaderFrom                             = (*responseWriter)(nil)
+	_ interface{ Unwrap() http.ResponseWriter } = (*responseWriter)(nil)
+	_ interface{ FlushError() error }           = (*responseWriter)(nil)
+)
+
+func (rw *responseWriter) Header() http.Header { return rw.w.Header() }
+
+// WriteHeader records the first final status. Informational 1xx codes
+// (except 101 Switching Protocols) may precede it, as in net/http. The
+// code is recorded after the call so that a code net/http rejects with a
+// panic is not recorded.
+func (rw *responseWriter) WriteHeader(code int) {
+	rw.w.WriteHeader(code)
+	if rw.code == 0 && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
+		rw.code = code
+	}
+}
+
+func (rw *responseWriter) Write(b []byte) (int, error) {
+	if rw.code == 0 {
+		rw.code = http.StatusOK // net/http sends 200 on the first write
+	}
+	return rw.w.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the wrapped writer.
+func (rw *responseWriter) Unwrap() http.ResponseWriter { return rw.w }
+
+func (rw *responseWriter) Flush() { _ = rw.FlushError() }
+
+// FlushError is what http.ResponseController.Flush calls first.
+func (rw *responseWriter) FlushError() error {
+	if rw.code == 0 {
+		rw.code = http.StatusOK // flushing sends the header
+	}
+	if f, ok := rw.w.(http.Flusher); ok {
+		f.Flush()
+		return nil
+	}
+	return http.NewResponseController(rw.w).Flush()
+}
+
+func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	var (
+		c   net.Conn
+		brw *bufio.ReadWriter
+		err error
+	)
+	if h, ok := rw.w.(http.Hijacker); ok {
+		c, brw, err = h.Hijack()
+	} else {
+		c, brw, err = http.NewResponseController(rw.w).Hijack()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("httpadapter: hijack: %w", err)
+	}
+	rw.hijacked = true
+	return c, brw, nil
+}
+
+func (rw *responseWriter) ReadFrom(r io.Reader) (int64, error) {
+	if rw.code == 0 {
+		rw.code = http.StatusOK
+	}
+	if rf, ok := rw.w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(rw.w, r)
+}
+
+func (rw *responseWriter) Push(target string, opts *http.PushOptions) error {
+	if p, ok := rw.w.(http.Pusher); ok {
+		return p.Push(target, opts)
+	}
+	return http.ErrNotSupported
+}
