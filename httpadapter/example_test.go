@@ -69,3 +69,49 @@ func ExampleStatusReporter() {
 	fmt.Println(r.Line())
 	// Output: Serving: 0 requests, 0 in flight, 0.0 req/s
 }
+
+func ExampleListen() {
+	// Under systemd: env := lifecycle.ReadEnvironment(), files from
+	// lifecycle.TakeFiles(env), the Notifier from lifecycle.NewNotifier(env)
+	// and FDStore from env.FDStoreLimit().
+	l, src, err := httpadapter.Listen(httpadapter.ListenConfig{Address: "127.0.0.1:0"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer l.Close()
+	fmt.Println("listener from:", src)
+	// Output: listener from: bound
+}
+
+func ExampleServer() {
+	l, _, err := httpadapter.Listen(httpadapter.ListenConfig{Address: "127.0.0.1:0"})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	var ready httpadapter.Readiness
+	s, err := httpadapter.NewServer(httpadapter.ServerConfig{
+		Handler:   http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "hello") }),
+		Readiness: &ready,
+		// Notifier: the service's, to send READY=1, STOPPING=1 and
+		// EXTEND_TIMEOUT_USEC.
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := s.Start(l); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println("state:", ready.State())
+	// On SIGTERM:
+	if err := s.Shutdown(context.Background()); err != nil {
+		fmt.Println(err)
+	}
+	fmt.Println("state:", ready.State())
+	// Output:
+	// state: ready
+	// state: stopping
+}
