@@ -74,6 +74,7 @@ func TestListenFDStoreRoundTrip(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
+	barrier(t, m) // the manager has processed FDSTORE=1
 	stored := m.Stored()
 	if len(stored) != 1 || stored[0].Name != "http" || stored[0].Poll {
 		t.Fatalf("stored = %+v, want one \"http\" with FDPOLL=0", stored)
@@ -88,6 +89,7 @@ func TestListenFDStoreRoundTrip(t *testing.T) {
 			t.Fatalf("restart %d: Listen() = %v, %v, %v; want %s from the fd store", i, l, src, err, addr)
 		}
 		l.Close()
+		barrier(t, m)
 		if n := len(m.Stored()); n != 1 {
 			t.Fatalf("restart %d: %d stored, want 1", i, n)
 		}
@@ -348,6 +350,7 @@ func TestListenUnixFDStore(t *testing.T) {
 	if _, err := os.Lstat(path); err != nil {
 		t.Fatalf("closing a stored unix listener removed its path: %v", err)
 	}
+	barrier(t, m)
 	files := m.Files()
 	defer files.Close()
 	cfg.Files = files

@@ -175,7 +175,10 @@ func restartUnderLoad(t *testing.T, restarts int, newGen func(c *Counters) gener
 		if err != nil {
 			t.Errorf("restart %d: stop: %v", i, err)
 		}
-		// The next process: its descriptors come back from the store.
+		// The next process: its descriptors come back from the store. A
+		// real restart takes far longer than the manager needs to read
+		// FDSTORE=1; here a barrier makes sure.
+		barrier(t, m)
 		files := m.Files()
 		cfg.Files = files
 		l, src, err := Listen(cfg)
@@ -183,6 +186,7 @@ func restartUnderLoad(t *testing.T, restarts int, newGen func(c *Counters) gener
 		if err != nil || src != SourceFDStore || l.Addr().String() != addr {
 			t.Fatalf("restart %d: Listen() = %v, %v, %v", i, l, src, err)
 		}
+		barrier(t, m)
 		if got := len(m.Stored()); got != 1 {
 			t.Errorf("restart %d: %d descriptors stored, want 1 (re-storing must deduplicate)", i, got)
 		}
