@@ -3,15 +3,14 @@ module github.com/sdlife/sdlife
 go 1.26.0
 
 require (
+	github.com/go-chi/chi/v5 v5.5.0
+	go.uber.org/fx v1.24.0
 	go.uber.org/goleak v1.3.0
 	golang.org/x/sys v0.49.0
 )
 
 require (
-	github.com/go-chi/chi/v5 v5.5.0 // indirect
-	github.com/stretchr/testify v1.8.1 // indirect
 	go.uber.org/dig v1.19.0 // indirect
-	go.uber.org/fx v1.24.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	go.uber.org/zap v1.26.0 // indirect
 )

@@ -1,0 +1,194 @@
+package fxmodule
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"go.uber.org/fx"
+)
+
+// phases is what the tracked lifecycle tells the Service. *Service
+// implements it; the methods are documented there.
+type phases interface {
+	Start(ctx context.Context) error
+	Ready() error
+	StartFailed(err error)
+	Stopping()
+	Stop(ctx context.Context) error
+}
+
+// trackedLifecycle is the fx.Lifecycle every constructor and invoke of the
+// application receives once Module is installed: Module decorates
+// fx.Lifecycle at the level where it is placed, so the decoration reaches
+// the root and every fx.Module below it, whichever comes first.
+//
+// Why a decoration: fx runs OnStart hooks in the order they were appended,
+// and hooks are appended while invokes run; the invokes of an fx.Module run
+// before those of its parent, and root invokes (often the ones that build
+// the HTTP server) run last. No hook a module appends from its own invoke
+// can therefore be guaranteed to run after the application's other
+// OnStart hooks, and fx has no "start finished" event a module can observe
+// without taking over fx.WithLogger. Seeing every Append can: the tracker
+// counts the hooks, wraps them, and sends READY=1 when the last one has
+// returned successfully, which, since fx runs them one at a time in append
+// order, is exactly when all of them have. Symmetrically STOPPING=1 goes
+// out before the first OnStop hook runs, whichever it is.
+//
+// The tracker also puts one hook of its own in front of all others (the
+// "begin" hook): its OnStart runs first (signal handlers, STATUS=Starting)
+// and its OnStop runs last (waiting for the Service's goroutines, a final
+// barrier).
+type trackedLifecycle struct {
+	inner fx.Lifecycle
+
+	mu      sync.Mutex
+	obs     phases // nil until Module's invoke attaches the Service
+	began   bool   // the begin hook was appended
+	counted int    // hooks with an OnStart appended through the tracker, begin included
+
+	// One start/stop cycle.
+	total    int  // counted, frozen when the begin hook starts
+	done     int  // OnStart hooks that returned nil in this cycle
+	failed   bool // a hook failed or the start context ended
+	stopping bool // Stopping was signalled
+}
+
+func trackLifecycle(lc fx.Lifecycle) fx.Lifecycle {
+	return &trackedLifecycle{inner: lc}
+}
+
+// Append wraps h and appends it to the application's lifecycle. A nil
+// OnStart or OnStop stays nil, so fx treats the hook as it would have.
+func (t *trackedLifecycle) Append(h fx.Hook) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.beginLocked()
+	if h.OnStart != nil {
+		t.counted++
+		h.OnStart = t.wrapStart(h.OnStart)
+	}
+	if h.OnStop != nil {
+		h.OnStop = t.wrapStop(h.OnStop)
+	}
+	t.inner.Append(h)
+}
+
+// attach makes obs receive the lifecycle's phases.
+func (t *trackedLifecycle) attach(obs phases) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.obs != nil {
+		return fmt.Errorf("fxmodule: Module installed twice in one application")
+	}
+	t.obs = obs
+	t.beginLocked()
+	return nil
+}
+
+func (t *trackedLifecycle) beginLocked() {
+	if t.began {
+		return
+	}
+	t.began = true
+	t.counted++
+	t.inner.Append(fx.Hook{OnStart: t.begin, OnStop: t.end})
+}
+
+func (t *trackedLifecycle) begin(ctx context.Context) error {
+	t.mu.Lock()
+	t.total, t.done = t.counted, 0
+	t.failed, t.stopping = false, false
+	obs := t.obs
+	t.mu.Unlock()
+	if obs != nil {
+		if err := obs.Start(ctx); err != nil {
+			t.startFailed(err)
+			return err
+		}
+	}
+	t.started()
+	return nil
+}
+
+func (t *trackedLifecycle) end(ctx context.Context) error {
+	t.stop()
+	t.mu.Lock()
+	obs := t.obs
+	t.mu.Unlock()
+	if obs == nil {
+		return nil
+	}
+	return obs.Stop(ctx)
+}
+
+func (t *trackedLifecycle) wrapStart(fn func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		// fx gives up on a hook when the start context ends and exits
+		// without rolling back (App.Run returns 1 at once), so report it
+		// while the hook is still running: best effort, the process may
+		// be gone before the message is sent.
+		stop := context.AfterFunc(ctx, func() {
+			t.startFailed(fmt.Errorf("OnStart hook still running: %w", context.Cause(ctx)))
+		})
+		err := fn(ctx)
+		stop()
+		if err != nil {
+			t.startFailed(err)
+			return err
+		}
+		t.started()
+		return nil
+	}
+}
+
+func (t *trackedLifecycle) wrapStop(fn func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		t.stop()
+		return fn(ctx)
+	}
+}
+
+// started counts a successful OnStart and, after the last one, reports
+// readiness.
+func (t *trackedLifecycle) started() {
+	t.mu.Lock()
+	t.done++
+	last := t.done == t.total && !t.failed && !t.stopping
+	obs := t.obs
+	t.mu.Unlock()
+	if last && obs != nil {
+		// An error here is logged by Ready; it must not fail the hook that
+		// happened to be last, whose resources fx would then never stop.
+		_ = obs.Ready()
+	}
+}
+
+func (t *trackedLifecycle) startFailed(err error) {
+	t.mu.Lock()
+	if t.failed {
+		t.mu.Unlock()
+		return
+	}
+	t.failed = true
+	obs := t.obs
+	t.mu.Unlock()
+	if obs != nil {
+		obs.StartFailed(err)
+	}
+}
+
+// stop signals Stopping once per cycle, before the first OnStop hook.
+func (t *trackedLifecycle) stop() {
+	t.mu.Lock()
+	if t.stopping {
+		t.mu.Unlock()
+		return
+	}
+	t.stopping = true
+	obs := t.obs
+	t.mu.Unlock()
+	if obs != nil {
+		obs.Stopping()
+	}
+}
