@@ -43,3 +43,11 @@ func BenchmarkMiddlewareParallel(b *testing.B) {
 	b.Run("Bare", func(b *testing.B) { benchServeParallel(b, benchHandler) })
 	b.Run("Counted", func(b *testing.B) { benchServeParallel(b, NewCounters().Middleware(benchHandler)) })
 }
+
+func BenchmarkSnapshot(b *testing.B) {
+	c := NewCounters()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = c.Snapshot()
+	}
+}

@@ -15,31 +15,27 @@ import (
 const staleNewConn = 5 * time.Second
 
 // connTracker follows every connection of a server through its ConnState
-// hook. New connections and closes take a lock-free map operation on a
-// new key; the per-request transitions (active, idle) on a kept-alive
-// connection are a map load and two atomic stores.
+// hook. New connections and closes take a map store or delete; the
+// per-request transitions (active, idle) on a kept-alive connection are a
+// lock-free map load and one atomic store, without reading the clock.
 type connTracker struct {
 	conns sync.Map // net.Conn -> *connRecord
 }
 
 type connRecord struct {
 	state atomic.Int32 // http.ConnState
-	since atomic.Int64 // UnixNano of the last change
+	since time.Time    // accepted; read only while state is StateNew
 }
 
 func (t *connTracker) track(c net.Conn, st http.ConnState) {
-	now := time.Now().UnixNano()
 	switch st {
 	case http.StateNew:
-		r := &connRecord{}
+		r := &connRecord{since: time.Now()}
 		r.state.Store(int32(st))
-		r.since.Store(now)
 		t.conns.Store(c, r)
 	case http.StateActive, http.StateIdle:
 		if v, ok := t.conns.Load(c); ok {
-			r := v.(*connRecord)
-			r.state.Store(int32(st))
-			r.since.Store(now)
+			v.(*connRecord).state.Store(int32(st))
 		}
 	case http.StateHijacked, http.StateClosed:
 		t.conns.Delete(c)
@@ -62,7 +58,7 @@ func (t *connTracker) counts(now time.Time) connCounts {
 		r := v.(*connRecord)
 		switch http.ConnState(r.state.Load()) {
 		case http.StateNew:
-			if now.Sub(time.Unix(0, r.since.Load())) > staleNewConn {
+			if now.Sub(r.since) > staleNewConn {
 				c.StaleNew++
 			} else {
 				c.New++

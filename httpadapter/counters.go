@@ -108,16 +108,14 @@ func (c *Counters) shardFor(p unsafe.Pointer) *shard {
 	return &c.shards[(h>>40)&c.mask]
 }
 
-// acquire returns a wrapper from sh; having it counts as in flight.
-func (c *Counters) acquire(sh *shard) *responseWriter {
+// claim takes a free inline wrapper of sh, or returns nil when all are in
+// use. It is small enough to be inlined.
+func (sh *shard) claim() *responseWriter {
 	for {
 		old := sh.word.Load()
 		free := old & freeMask
 		if free == 0 {
-			sh.overflow.Add(1)
-			rw := c.pool.Get().(*responseWriter)
-			rw.shard = sh
-			return rw
+			return nil
 		}
 		i := bits.TrailingZeros64(free)
 		if sh.word.CompareAndSwap(old, old&^(1<<i)) {
@@ -126,7 +124,17 @@ func (c *Counters) acquire(sh *shard) *responseWriter {
 	}
 }
 
-// release counts a completed request and returns its wrapper.
+// overflow returns a pooled wrapper for sh when its inline ones are all
+// in use.
+func (c *Counters) overflow(sh *shard) *responseWriter {
+	sh.overflow.Add(1)
+	rw := c.pool.Get().(*responseWriter)
+	rw.shard = sh
+	return rw
+}
+
+// release counts a completed request in class and returns its wrapper.
+// finish has the fast path for a 2xx on an inline wrapper.
 func (c *Counters) release(rw *responseWriter, class int, panicked bool) {
 	sh := rw.shard
 	if panicked {
@@ -141,8 +149,6 @@ func (c *Counters) release(rw *responseWriter, class int, panicked bool) {
 		c.pool.Put(rw)
 		return
 	}
-	// The bit is clear while the wrapper is out, so adding it sets it
-	// without carrying into the count above it.
 	bit := uint64(1) << uint(slot)
 	if class == Class2xx {
 		sh.word.Add(bit + ok2xx)

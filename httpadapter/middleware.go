@@ -25,7 +25,11 @@ type countingHandler struct {
 }
 
 func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rw := h.c.acquire(h.c.shardFor(unsafe.Pointer(r)))
+	sh := h.c.shardFor(unsafe.Pointer(r))
+	rw := sh.claim()
+	if rw == nil {
+		rw = h.c.overflow(sh)
+	}
 	rw.w = w
 	defer h.finish(rw)
 	h.next.ServeHTTP(rw, r)
@@ -36,7 +40,17 @@ func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // Without recover a deferred call cannot tell a panic from
 // runtime.Goexit; both abort the request, so both count as panics.
 func (h *countingHandler) finish(rw *responseWriter) {
-	class := Class2xx // nothing written: net/http sends 200
+	// The common case, a 2xx (or nothing written: net/http sends 200) on
+	// an inline wrapper, is one atomic addition that both frees the
+	// wrapper and counts the request. The bit is clear while the wrapper
+	// is out, so adding it sets it without carrying into the count.
+	if rw.returned && !rw.hijacked && rw.slot >= 0 && (rw.code == 0 || uint(rw.code-200) < 100) {
+		sh, bit := rw.shard, uint64(1)<<uint(rw.slot)
+		rw.w, rw.code, rw.returned = nil, 0, false
+		sh.word.Add(bit + ok2xx)
+		return
+	}
+	class := Class2xx
 	switch {
 	case rw.hijacked:
 		class = ClassOther

@@ -46,7 +46,7 @@ func (rw *responseWriter) Header() http.Header { return rw.w.Header() }
 // panic is not recorded.
 func (rw *responseWriter) WriteHeader(code int) {
 	rw.w.WriteHeader(code)
-	if rw.code == 0 && (code < 100 || code > 199 || code == http.StatusSwitchingProtocols) {
+	if rw.code == 0 && (uint(code-100) > 99 || code == http.StatusSwitchingProtocols) {
 		rw.code = code
 	}
 }
