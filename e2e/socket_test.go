@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"regexp"
 	"slices"
 	"testing"
 )
@@ -42,6 +43,11 @@ func TestSocketActivation(t *testing.T) {
 	}
 	if now := listenInodes(socketPort()); !slices.Equal(now, inodes) {
 		t.Errorf("listening socket changed (inodes %v -> %v)", inodes, now)
+	}
+	if m := regexp.MustCompile(activationLog).FindString(c.journal(t, unit)); m == "" {
+		t.Errorf("journal never says the listener came from the socket unit (pattern %s)", activationLog)
+	} else {
+		t.Logf("journal: %s", m)
 	}
 	s := c.state(t, unit)
 	t.Logf("after restarts: %v", s)
