@@ -16,6 +16,13 @@ type Config struct {
 	// Tests pass a sdtest.Manager's Environment here.
 	Environment *lifecycle.Environment
 
+	// Files are the descriptors the manager passed. Nil means
+	// lifecycle.TakeFiles(Environment), once, when the module is built.
+	// Set it when the process took them itself, or in tests
+	// (lifecycle.NewFiles). The module owns them either way: it closes the
+	// unclaimed ones when it stops.
+	Files *lifecycle.Files
+
 	// StatusInterval is the shortest time between two STATUS= updates
 	// (see httpadapter.StatusReporter). Zero means one second.
 	StatusInterval time.Duration

@@ -94,6 +94,7 @@ type Service struct {
 	log       *slog.Logger
 	notifier  *lifecycle.Notifier
 	files     *lifecycle.Files
+	fdstore   lifecycle.FDStoreLimit
 	watchdog  lifecycle.Watchdog
 	counters  *httpadapter.Counters
 	readiness *httpadapter.Readiness
@@ -105,13 +106,14 @@ type Service struct {
 	term      chan os.Signal // buffered(1): SIGTERM/SIGINT while starting
 
 	mu        sync.Mutex
-	state     state             // guarded by mu
-	reloaders []Reloader        // guarded by mu
-	shutdown  func()            // guarded by mu; asks the application to stop
-	notes     [noteCount]string // guarded by mu; the STATUS note's parts
-	ready     chan struct{}     // closed by Ready
-	stopping  chan struct{}     // closed by Stopping
-	runCtx    context.Context   // cancelled by Stopping: reloads, health checks
+	state     state               // guarded by mu
+	reloaders []Reloader          // guarded by mu
+	server    *httpadapter.Server // guarded by mu; the one Config.Serve runs
+	shutdown  func()              // guarded by mu; asks the application to stop
+	notes     [noteCount]string   // guarded by mu; the STATUS note's parts
+	ready     chan struct{}       // closed by Ready
+	stopping  chan struct{}       // closed by Stopping
+	runCtx    context.Context     // cancelled by Stopping: reloads, health checks
 	cancelRun context.CancelFunc
 	wg        sync.WaitGroup // the loops
 }
@@ -133,14 +135,21 @@ func newService(cfg Config, env lifecycle.Environment, log *slog.Logger) (*Servi
 	if err != nil {
 		return nil, fmt.Errorf("fxmodule: %w", err)
 	}
+	fdstore, err := env.FDStoreLimit()
+	if err != nil {
+		return nil, fmt.Errorf("fxmodule: %w", err)
+	}
 	n, err := lifecycle.NewNotifier(env)
 	if err != nil {
 		return nil, fmt.Errorf("fxmodule: %w", err)
 	}
-	files, err := lifecycle.TakeFiles(env)
-	if err != nil {
-		n.Close()
-		return nil, fmt.Errorf("fxmodule: %w", err)
+	files := cfg.Files
+	if files == nil {
+		files, err = lifecycle.TakeFiles(env)
+		if err != nil {
+			n.Close()
+			return nil, fmt.Errorf("fxmodule: %w", err)
+		}
 	}
 	counters := httpadapter.NewCounters()
 	s := &Service{
@@ -148,6 +157,7 @@ func newService(cfg Config, env lifecycle.Environment, log *slog.Logger) (*Servi
 		log:       log,
 		notifier:  n,
 		files:     files,
+		fdstore:   fdstore,
 		watchdog:  wd,
 		counters:  counters,
 		readiness: new(httpadapter.Readiness),
