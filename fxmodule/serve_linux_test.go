@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -44,17 +45,22 @@ func get(t *testing.T, addr net.Addr) int {
 
 func TestServeCountsRequestsInStatus(t *testing.T) {
 	var svc *fxmodule.Service
+	// The manager's goroutine learns of svc through a socket, which the
+	// race detector does not see as synchronization: publish it.
+	var published atomic.Pointer[fxmodule.Service]
 	readyServed := make(chan int, 1)
 	// At the moment READY=1 arrives, the server must answer.
 	m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
 		if msg.Has("READY", "1") && len(readyServed) == 0 {
-			readyServed <- get(t, svc.Server().Addr())
+			readyServed <- get(t, published.Load().Server().Addr())
 		}
 	}))
 	h := &harness{t: t, m: m, env: m.Environment(), mark: m.Notifier()}
 	cfg := h.config()
 	cfg.Serve = &fxmodule.ServeConfig{Address: "127.0.0.1:0"}
-	app := fxtest.New(t, h.options(cfg, provideHandler(), fx.Populate(&svc))...).RequireStart()
+	app := fxtest.New(t, h.options(cfg, provideHandler(), fx.Populate(&svc))...)
+	published.Store(svc)
+	app.RequireStart()
 	h.wait(sdtest.Has("READY", "1"), "READY=1")
 	if code := <-readyServed; code != http.StatusOK {
 		t.Errorf("GET at READY=1: %d", code)

@@ -320,10 +320,16 @@ func (s *Service) stoppingSent() bool {
 // unclaimed passed descriptors and the Notifier. ctx bounds the waits.
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	if s.state == stateNew || s.state == stateStopped {
-		s.state = stateStopped
+	switch s.state {
+	case stateStopped:
 		s.mu.Unlock()
 		return nil
+	case stateNew:
+		// Never started: release what New acquired.
+		s.state = stateStopped
+		s.mu.Unlock()
+		s.cancelRun()
+		return errors.Join(s.closeResources()...)
 	}
 	s.stoppingLocked()
 	s.mu.Unlock()
@@ -349,16 +355,22 @@ func (s *Service) Stop(ctx context.Context) error {
 		}
 		cancel()
 	}
+	errs = append(errs, s.closeResources()...)
+	s.mu.Lock()
+	s.state = stateStopped
+	s.mu.Unlock()
+	return errors.Join(errs...)
+}
+
+func (s *Service) closeResources() []error {
+	var errs []error
 	if err := s.files.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("fxmodule: closing passed descriptors: %w", err))
 	}
 	if err := s.notifier.Close(); err != nil {
 		errs = append(errs, fmt.Errorf("fxmodule: closing notifier: %w", err))
 	}
-	s.mu.Lock()
-	s.state = stateStopped
-	s.mu.Unlock()
-	return errors.Join(errs...)
+	return errs
 }
 
 // loop owns the signal channels and runs reloads, one at a time.
@@ -387,17 +399,24 @@ func (s *Service) loop() {
 	}
 }
 
-// stopWhileStarting handles SIGTERM or SIGINT before the start finished:
-// the manager hears STOPPING=1 now, READY=1 is never sent, and the
-// application is asked to stop, which fx does as soon as its start is over.
+// stopWhileStarting handles SIGTERM or SIGINT received while the start
+// was in progress: the manager hears STOPPING=1 now, READY=1 is never
+// sent, and the application is asked to stop, which fx does as soon as
+// its start is over. A signal that arrived during the last OnStart hook
+// may only be handled once Ready ran; it still stops the application,
+// since fx's own handler was not installed yet to see it.
 func (s *Service) stopWhileStarting(sig os.Signal) {
 	s.mu.Lock()
-	if s.state != stateStarting {
+	switch s.state {
+	case stateStarting:
+		s.log.Info("fxmodule: signal while starting: stopping", "signal", sig.String())
+		s.stoppingLocked()
+	case stateReady, stateReloading:
+		s.log.Info("fxmodule: signal at the end of the start: stopping", "signal", sig.String())
+	default:
 		s.mu.Unlock()
 		return
 	}
-	s.log.Info("fxmodule: signal while starting: stopping", "signal", sig.String())
-	s.stoppingLocked()
 	shutdown := s.shutdown
 	s.mu.Unlock()
 	if shutdown != nil {
