@@ -17,14 +17,18 @@ const staleNewConn = 5 * time.Second
 // connTracker follows every connection of a server through its ConnState
 // hook. New connections and closes take a map store or delete; the
 // per-request transitions (active, idle) on a kept-alive connection are a
-// lock-free map load and one atomic store, without reading the clock.
+// lock-free map load and one atomic store. Only while draining does the
+// idle transition also read the clock, to give each idle connection its
+// own grace period.
 type connTracker struct {
-	conns sync.Map // net.Conn -> *connRecord
+	conns    sync.Map    // net.Conn -> *connRecord
+	draining atomic.Bool // record when connections become idle
 }
 
 type connRecord struct {
-	state atomic.Int32 // http.ConnState
-	since time.Time    // accepted; read only while state is StateNew
+	state     atomic.Int32 // http.ConnState
+	idleSince atomic.Int64 // UnixNano; set only while draining
+	since     time.Time    // accepted; read only while state is StateNew
 }
 
 func (t *connTracker) track(c net.Conn, st http.ConnState) {
@@ -35,7 +39,11 @@ func (t *connTracker) track(c net.Conn, st http.ConnState) {
 		t.conns.Store(c, r)
 	case http.StateActive, http.StateIdle:
 		if v, ok := t.conns.Load(c); ok {
-			v.(*connRecord).state.Store(int32(st))
+			r := v.(*connRecord)
+			if st == http.StateIdle && t.draining.Load() {
+				r.idleSince.Store(time.Now().UnixNano())
+			}
+			r.state.Store(int32(st))
 		}
 	case http.StateHijacked, http.StateClosed:
 		t.conns.Delete(c)
@@ -71,4 +79,29 @@ func (t *connTracker) counts(now time.Time) connCounts {
 		return true
 	})
 	return c
+}
+
+// closeIdle closes the connections that have been idle for at least grace,
+// counting from notBefore for those idle since before the drain, and that
+// have no request bytes waiting: a client whose request is already in the
+// socket buffer gets its answer instead of a reset.
+func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (closed int) {
+	t.conns.Range(func(k, v any) bool {
+		r := v.(*connRecord)
+		if http.ConnState(r.state.Load()) != http.StateIdle {
+			return true
+		}
+		since := max(r.idleSince.Load(), notBefore.UnixNano())
+		if now.Sub(time.Unix(0, since)) < grace {
+			return true
+		}
+		c := k.(net.Conn)
+		if pendingInput(c) {
+			return true // about to become active
+		}
+		c.Close() // net/http's read fails, and it reports StateClosed
+		closed++
+		return true
+	})
+	return closed
 }

@@ -31,33 +31,36 @@ func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rw = h.c.overflow(sh)
 	}
 	rw.w = w
-	defer h.finish(rw)
+	returned := false
+	defer func() {
+		// The common case, a 2xx (or nothing written: net/http sends
+		// 200) on an inline wrapper, is one atomic addition that both
+		// frees the wrapper and counts the request; it is written out
+		// here rather than called, because it runs for every request.
+		// The bit is clear while the wrapper is out, so adding it sets
+		// it without carrying into the count above it.
+		if returned && rw.slot >= 0 && (rw.code == 0 || uint(rw.code-200) < 100) {
+			sh, bit := rw.shard, uint64(1)<<uint(rw.slot)
+			rw.w, rw.code = nil, 0
+			sh.word.Add(bit + ok2xx)
+			return
+		}
+		h.finish(rw, returned)
+	}()
 	h.next.ServeHTTP(rw, r)
-	rw.returned = true
+	returned = true
 }
 
-// finish counts the request once the handler returned or panicked.
-// Without recover a deferred call cannot tell a panic from
-// runtime.Goexit; both abort the request, so both count as panics.
-func (h *countingHandler) finish(rw *responseWriter) {
-	// The common case, a 2xx (or nothing written: net/http sends 200) on
-	// an inline wrapper, is one atomic addition that both frees the
-	// wrapper and counts the request. The bit is clear while the wrapper
-	// is out, so adding it sets it without carrying into the count.
-	if rw.returned && !rw.hijacked && rw.slot >= 0 && (rw.code == 0 || uint(rw.code-200) < 100) {
-		sh, bit := rw.shard, uint64(1)<<uint(rw.slot)
-		rw.w, rw.code, rw.returned = nil, 0, false
-		sh.word.Add(bit + ok2xx)
-		return
-	}
-	class := Class2xx
+// finish counts every request but a 2xx on an inline wrapper. Without
+// recover a deferred call cannot tell a panic from runtime.Goexit; both
+// abort the request (returned is false), so both count as panics.
+func (h *countingHandler) finish(rw *responseWriter, returned bool) {
+	class := Class2xx // nothing written: net/http sends 200
 	switch {
-	case rw.hijacked:
-		class = ClassOther
-	case rw.code != 0:
+	case rw.code != 0: // codeHijacked is ClassOther
 		class = classOf(rw.code)
-	case !rw.returned:
+	case !returned:
 		class = Class5xx // aborted before a status was sent
 	}
-	h.c.release(rw, class, !rw.returned)
+	h.c.release(rw, class, !returned)
 }

@@ -23,9 +23,7 @@ type responseWriter struct {
 	w        http.ResponseWriter
 	shard    *shard
 	slot     int8 // index in shard.wrappers; -1: from the overflow pool
-	code     int  // final status sent; 0 until then
-	hijacked bool // Hijack succeeded
-	returned bool // the handler returned normally
+	code     int  // final status sent; 0 until then; codeHijacked after Hijack
 }
 
 var (
@@ -37,6 +35,9 @@ var (
 	_ interface{ Unwrap() http.ResponseWriter } = (*responseWriter)(nil)
 	_ interface{ FlushError() error }           = (*responseWriter)(nil)
 )
+
+// codeHijacked marks a hijacked connection; classOf puts it in ClassOther.
+const codeHijacked = -1
 
 func (rw *responseWriter) Header() http.Header { return rw.w.Header() }
 
@@ -89,7 +90,7 @@ func (rw *responseWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("httpadapter: hijack: %w", err)
 	}
-	rw.hijacked = true
+	rw.code = codeHijacked
 	return c, brw, nil
 }
 

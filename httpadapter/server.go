@@ -273,12 +273,15 @@ func (s *Server) Addr() net.Addr {
 //     socket unit): the kernel keeps queueing connections for the next
 //     process. Every connection already accepted is served, including
 //     those whose request has not arrived yet.
-//  4. Idle keep-alive connections may send one more request during
-//     IdleGrace; it is answered, with "Connection: close". Then idle
-//     connections are closed and keep-alives are disabled. (A client
-//     that sends on an idle connection at the very moment it is closed
-//     sees it fail, as with any HTTP/1.1 server that closes idle
-//     connections; clients retry idempotent requests in that case.)
+//  4. An idle keep-alive connection may send one more request during
+//     IdleGrace, counted from when it became idle (or from the start of
+//     the drain); it is answered, with "Connection: close", and the
+//     connection is closed after the response. A connection idle for
+//     longer is closed, unless (on Linux) request bytes are already
+//     waiting in its socket buffer. A client that sends on a connection
+//     in the microseconds between that check and the close sees the
+//     request fail, as with any HTTP/1.1 server that closes idle
+//     connections; clients retry idempotent requests in that case.
 //  5. Shutdown waits until every connection has closed. Hijacked
 //     connections are not waited for (as with http.Server.Shutdown), and
 //     neither are connections that have sent nothing for 5 seconds
@@ -339,8 +342,9 @@ func (s *Server) drain(parent context.Context) error {
 		ext := startExtender(s.cfg.Notifier, s.cfg.StopTimeout, s.log)
 		defer ext.Stop()
 	}
-	// 2. Ask clients to close after their response.
+	// 2. Ask clients to close after their response, and time idleness.
 	s.draining.Store(true)
+	s.conn.draining.Store(true)
 	// 3. Stop accepting. Serve returns after registering (StateNew) every
 	// connection it accepted, so once serveDone is closed the tracker
 	// knows them all.
@@ -355,27 +359,15 @@ func (s *Server) drain(parent context.Context) error {
 	}
 	s.log.Info("httpadapter: draining", "connections", s.conn.counts(time.Now()).total())
 
-	// 4 and 5. Wait for the connections, closing idle ones after the grace.
-	graceEnd := start.Add(s.cfg.IdleGrace)
-	keepAlivesOff := false
-	var lastSweep time.Time
+	// 4 and 5. Wait for the connections, closing each idle one once it
+	// has been idle for IdleGrace.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		now := time.Now()
-		if !now.Before(graceEnd) && now.Sub(lastSweep) >= 100*time.Millisecond {
-			// Closes idle connections (and those "new" for over 5s);
-			// with keep-alives off, busy ones close after their reply.
-			// Repeated, because it closes only those idle right now.
-			s.srv.SetKeepAlivesEnabled(false)
-			keepAlivesOff, lastSweep = true, now
-		}
-		c := s.conn.counts(now)
-		if c.waitFor() == 0 {
+		s.conn.closeIdle(now, start, s.cfg.IdleGrace)
+		if s.conn.counts(now).waitFor() == 0 {
 			break
-		}
-		if keepAlivesOff && c.New+c.Active == 0 && c.Idle > 0 {
-			lastSweep = time.Time{} // idle ones left: sweep now
 		}
 		select {
 		case <-ctx.Done():
