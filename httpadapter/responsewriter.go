@@ -20,10 +20,10 @@ import (
 // wrapper allocation-free; net/http's own writer has all four for HTTP/1
 // (Pusher for HTTP/2), so in practice nothing is lost.
 type responseWriter struct {
-	w        http.ResponseWriter
-	shard    *shard
-	slot     int8 // index in shard.wrappers; -1: from the overflow pool
-	code     int  // final status sent; 0 until then; codeHijacked after Hijack
+	w     http.ResponseWriter
+	shard *shard
+	slot  int8 // index in shard.wrappers; -1: from the overflow pool
+	code  int  // final status sent; 0 until then; codeHijacked after Hijack
 }
 
 var (
