@@ -92,8 +92,10 @@ func register(p registerParams) error {
 		p.Service.health.Add(c)
 	}
 	p.Service.setShutdown(func() {
+		// An error only says that a receiver already had a signal
+		// pending: fx's own handler saw the same SIGTERM.
 		if err := p.Shutdowner.Shutdown(); err != nil {
-			p.Service.log.Error("fxmodule: requesting shutdown", "err", err)
+			p.Service.log.Debug("fxmodule: requesting shutdown", "err", err)
 		}
 	})
 	return t.attach(p.Service)

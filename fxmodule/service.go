@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -194,9 +195,10 @@ func (s *Service) setShutdown(fn func()) {
 }
 
 // Start begins the start phase: it catches SIGHUP (a reload requested
-// while starting runs once the service is ready), and, under fx, SIGTERM
-// and SIGINT until the start is over; it starts the STATUS reporter with
-// the phase "Starting". It does not block.
+// while starting runs once the service is ready) and, under fx, SIGTERM
+// and SIGINT until shortly after READY=1, when fx.App.Run's own handler has
+// taken over; it starts the STATUS reporter with the phase "Starting". It
+// does not block.
 func (s *Service) Start(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -208,11 +210,12 @@ func (s *Service) Start(ctx context.Context) error {
 	s.status.SetPhase("Starting")
 	s.status.Start()
 	signal.Notify(s.hup, syscall.SIGHUP)
-	if s.shutdown != nil {
+	catchTerm := s.shutdown != nil
+	if catchTerm {
 		signal.Notify(s.term, syscall.SIGTERM, os.Interrupt)
 	}
 	s.wg.Add(1)
-	go s.loop()
+	go s.loop(catchTerm)
 	s.log.Debug("fxmodule: starting", "notify_socket", s.notifier.Address(), "watchdog", s.watchdog.Interval)
 	return nil
 }
@@ -224,7 +227,6 @@ func (s *Service) Start(ctx context.Context) error {
 func (s *Service) Ready() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	signal.Stop(s.term)
 	if s.state != stateStarting {
 		return nil
 	}
@@ -251,7 +253,6 @@ func (s *Service) Ready() error {
 func (s *Service) StartFailed(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	signal.Stop(s.term)
 	if s.state == stateStarting {
 		s.state = stateStopping // no READY=1 from here on
 		s.readiness.Set(httpadapter.StateStopping)
@@ -373,10 +374,17 @@ func (s *Service) closeResources() []error {
 	return errs
 }
 
+// termHandoff is how long SIGTERM and SIGINT stay caught after READY=1:
+// long enough for fx.App.Run to install its own handler (it does so right
+// after Start returns), so that no signal falls in between and kills the
+// process without a drain.
+const termHandoff = 2 * time.Second
+
 // loop owns the signal channels and runs reloads, one at a time.
-func (s *Service) loop() {
+func (s *Service) loop(catchTerm bool) {
 	defer s.wg.Done()
 	ready := s.ready
+	var handoff <-chan time.Time
 	pending, isReady := false, false
 	for {
 		select {
@@ -384,6 +392,14 @@ func (s *Service) loop() {
 			return
 		case <-ready:
 			isReady, ready = true, nil
+			if catchTerm {
+				t := time.NewTimer(termHandoff)
+				defer t.Stop()
+				handoff = t.C
+			}
+		case <-handoff:
+			handoff = nil
+			signal.Stop(s.term)
 		case <-s.hup:
 			s.log.Info("fxmodule: SIGHUP: reload requested")
 			pending = true
@@ -399,12 +415,12 @@ func (s *Service) loop() {
 	}
 }
 
-// stopWhileStarting handles SIGTERM or SIGINT received while the start
-// was in progress: the manager hears STOPPING=1 now, READY=1 is never
-// sent, and the application is asked to stop, which fx does as soon as
-// its start is over. A signal that arrived during the last OnStart hook
-// may only be handled once Ready ran; it still stops the application,
-// since fx's own handler was not installed yet to see it.
+// stopWhileStarting handles SIGTERM or SIGINT caught by the module: from
+// Start until shortly after READY=1 (see termHandoff), when fx's own
+// handler may not be installed yet. While starting, the manager hears
+// STOPPING=1 at once and READY=1 is never sent; either way the
+// application is asked to stop (fx.Shutdowner), which fx.App.Run does as
+// soon as its start is over, and App.Done and App.Wait report.
 func (s *Service) stopWhileStarting(sig os.Signal) {
 	s.mu.Lock()
 	switch s.state {
@@ -412,7 +428,7 @@ func (s *Service) stopWhileStarting(sig os.Signal) {
 		s.log.Info("fxmodule: signal while starting: stopping", "signal", sig.String())
 		s.stoppingLocked()
 	case stateReady, stateReloading:
-		s.log.Info("fxmodule: signal at the end of the start: stopping", "signal", sig.String())
+		s.log.Info("fxmodule: signal: stopping", "signal", sig.String())
 	default:
 		s.mu.Unlock()
 		return
