@@ -44,6 +44,8 @@ echo "e2e/run.sh: root filesystems ready in $((SECONDS - start)) s" >&2
 
 work=$(mktemp -d /tmp/sdlife-e2e.XXXXXX)
 export SDLIFE_E2E_STATE=$work/state
+# Test binaries and builds go here too, so a killed test leaves nothing behind.
+export TMPDIR=$work
 export SDLIFE_E2E_RESULTS=${SDLIFE_E2E_RESULTS:-$work/results.txt}
 mkdir -p "$SDLIFE_E2E_STATE"
 
