@@ -54,3 +54,34 @@ func TestReload(t *testing.T) {
 	c.must(t, "systemctl", "reload", unit)
 	mustGet(t, servicePort(), "/", cfg.Greeting)
 }
+
+// TestReloadUnderLoad: 10 reloads during continuous traffic fail no request.
+func TestReloadUnderLoad(t *testing.T) {
+	c := bootChiServer(t, "trixie")
+	const unit = "chi-server.service"
+	c.must(t, "systemctl", "start", unit)
+	pid := c.state(t, unit)["MainPID"]
+	for _, keepAlive := range []bool{false, true} {
+		t.Run(modeName(keepAlive), func(t *testing.T) {
+			l := startLoad(servicePort(), defaultConfig().Greeting, loadWorkers, keepAlive)
+			defer l.finish()
+			time.Sleep(300 * time.Millisecond)
+			for i := 0; i < 10; i++ {
+				start := time.Now()
+				c.must(t, "systemctl", "reload", unit)
+				if d := time.Since(start); d > 5*time.Second {
+					t.Errorf("reload %d took %v", i+1, d)
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			l.finish()
+			t.Logf("10 reloads: %v", l)
+			if l.failed.Load() != 0 || l.ok.Load() < 500 {
+				t.Errorf("during 10 reloads: %v", l)
+			}
+		})
+	}
+	if s := c.state(t, unit); s["MainPID"] != pid || s["ActiveState"] != "active" {
+		t.Errorf("after reloads: want MainPID %s active, got %v", pid, s)
+	}
+}
