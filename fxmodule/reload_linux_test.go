@@ -200,3 +200,25 @@ func TestStopDuringReload(t *testing.T) {
 		t.Errorf("READY=1 after STOPPING=1:\n%s", e.h.dump())
 	}
 }
+
+// AsReloader accepts constructors returning the interface itself, and
+// reloaders run in registration order.
+func TestAsReloaderInterfaceResult(t *testing.T) {
+	h := newHarness(t)
+	var svc *fxmodule.Service
+	var order []string
+	app := fxtest.New(t, h.options(h.config(),
+		fx.Provide(fxmodule.AsReloader(func() fxmodule.Reloader {
+			return fxmodule.ReloadFunc(func(context.Context) error { order = append(order, "func"); return nil })
+		})),
+		fx.Populate(&svc),
+	)...).RequireStart()
+	seq := h.wait(sdtest.Has("READY", "1"), "READY=1").Seq
+	svc.AddReloader(fxmodule.ReloadFunc(func(context.Context) error { order = append(order, "added"); h.Mark("done"); return nil }))
+	svc.Reload()
+	h.wait(sdtest.After(seq, sdtest.Has("READY", "1")), "READY=1 after reload")
+	app.RequireStop()
+	if got := strings.Join(order, ","); got != "func,added" {
+		t.Errorf("reloaders ran as %q", got)
+	}
+}

@@ -104,7 +104,7 @@ type Service struct {
 
 	reloadReq chan struct{}  // buffered(1): coalesces programmatic reloads
 	hup       chan os.Signal // buffered(1): coalesces SIGHUPs
-	term      chan os.Signal // buffered(1): SIGTERM/SIGINT while starting
+	term      chan os.Signal // buffered(1): SIGTERM/SIGINT until termHandoff after READY
 
 	mu        sync.Mutex
 	state     state               // guarded by mu
