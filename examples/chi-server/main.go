@@ -50,6 +50,9 @@ func run(args []string, stderr io.Writer) int {
 		return 1
 	}
 	live := newLiveConfig(*configPath, cfg)
+	if !env.Supervised() {
+		logger.Info("not running under systemd ($NOTIFY_SOCKET unset): readiness, status and watchdog notifications are off")
+	}
 
 	app := fx.New(
 		fx.NopLogger, // fx's own event log; the service logs through slog
