@@ -16,4 +16,3 @@ func ExampleNotifier_unsupervised() {
 	fmt.Println(n.Enabled(), sent, err)
 	// Output: false false <nil>
 }
-
