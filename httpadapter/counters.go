@@ -28,12 +28,14 @@ const (
 // (three otherwise); no locks, no system calls, no allocations in the
 // steady state. The counters are split into shards, each padded to its
 // own cache lines, and a request picks its shard by hashing the address
-// of its *http.Request. That is a cheap per-processor hint: the runtime
-// allocates from a per-processor cache, so requests created on one core
-// sit close together in memory, apart from those of other cores, and
-// concurrent requests on different cores mostly touch different shards.
-// (A per-processor index would be better, but the runtime does not export
-// one.)
+// of a variable on its goroutine's stack. Every goroutine has its own
+// stack, so two requests running at the same moment, necessarily on two
+// goroutines, collide on a shard only by chance (one in the shard count),
+// and a keep-alive connection, served by one goroutine, stays on one
+// shard. (A per-processor index would be better, but the runtime does not
+// export one. Hashing the *http.Request's address, which reflects the
+// processor that allocated it, was tried: requests allocated on one core
+// and then run on two collide systematically.)
 //
 // Each shard also lends out a few ResponseWriter wrappers. A bitmap of
 // the free ones shares one atomic word with the shard's 2xx count, so
@@ -80,11 +82,11 @@ type shard struct {
 const shardPad = (128 - (72+wrappersPerShard*unsafe.Sizeof(responseWriter{}))%128) % 128
 
 // NewCounters returns Counters with a shard count sized for this
-// machine: four times GOMAXPROCS rounded up to a power of two, at least
-// 16 and at most 256.
+// machine: eight times GOMAXPROCS rounded up to a power of two, at least
+// 32 and at most 512 (about 500 bytes each).
 func NewCounters() *Counters {
-	n := 16
-	for n < 4*runtime.GOMAXPROCS(0) && n < 256 {
+	n := 32
+	for n < 8*runtime.GOMAXPROCS(0) && n < 512 {
 		n *= 2
 	}
 	c := &Counters{shards: make([]shard, n), mask: uint64(n - 1)}
@@ -99,11 +101,12 @@ func NewCounters() *Counters {
 	return c
 }
 
-// shardFor picks the shard for a request by the address of its
-// *http.Request (see Counters).
+// shardFor picks the shard for a request from the address of a variable
+// on its goroutine's stack (see Counters).
 func (c *Counters) shardFor(p unsafe.Pointer) *shard {
-	// Fibonacci hashing of the 8 KiB block the request lives in: the
-	// runtime hands each processor whole spans of at least that size.
+	// Fibonacci hashing of the 8 KiB block the variable lives in: stacks
+	// are at least that large and aligned to their size, so the block
+	// identifies the stack.
 	h := (uint64(uintptr(p)) >> 13) * 0x9E3779B97F4A7C15
 	return &c.shards[(h>>40)&c.mask]
 }

@@ -168,21 +168,21 @@ func TestMiddlewareInFlight(t *testing.T) {
 		entered <- struct{}{}
 		<-release
 	}))
-	// More concurrent requests than the shards hold wrappers, so that
+	// More concurrent requests than all shards hold wrappers, so that
 	// the overflow pool is used too.
-	const n = 16*wrappersPerShard + 50
-	req := httptest.NewRequest("GET", "/", nil) // one request: one shard
+	n := len(c.shards)*wrappersPerShard + 50
+	req := httptest.NewRequest("GET", "/", nil)
 	var wg sync.WaitGroup
 	for range n {
 		wg.Go(func() { h.ServeHTTP(&nopWriter{h: http.Header{}}, req) })
 		<-entered
 	}
-	if s := c.Snapshot(); s.InFlight != n || s.Total != 0 {
+	if s := c.Snapshot(); s.InFlight != int64(n) || s.Total != 0 {
 		t.Fatalf("during: %+v, want %d in flight, 0 total", s, n)
 	}
 	close(release)
 	wg.Wait()
-	if s := c.Snapshot(); s.InFlight != 0 || s.Total != n || s.ByClass[Class2xx] != n {
+	if s := c.Snapshot(); s.InFlight != 0 || s.Total != uint64(n) || s.ByClass[Class2xx] != uint64(n) {
 		t.Fatalf("after: %+v, want 0 in flight, %d total 2xx", s, n)
 	}
 }
