@@ -24,7 +24,7 @@ func TestDaemonReexec(t *testing.T) {
 
 	// Keep traffic going for longer than one watchdog period plus margin.
 	n0 := requestCount(t, s0["StatusText"])
-	deadline := time.Now().Add(watchdogSec + 3*time.Second)
+	deadline := time.Now().Add(watchdogInterval + 3*time.Second)
 	sent := 0
 	for time.Now().Before(deadline) {
 		mustGet(t, servicePort(), "/", defaultConfig().Greeting)

@@ -80,7 +80,7 @@ trap 'exit 143' TERM
 cd "$repo"
 start=$SECONDS
 status=0
-go test -tags e2e -count=1 -v -timeout 30m ./e2e/... "$@" || status=$?
+go test -tags e2e -count=1 -v -timeout 30m ./e2e "$@" || status=$?
 echo "e2e/run.sh: tests took $((SECONDS - start)) s, exit status $status" >&2
 if [[ -s $SDLIFE_E2E_RESULTS ]]; then
 	echo "--- recorded results ($SDLIFE_E2E_RESULTS) ---"

@@ -8,8 +8,8 @@ import (
 	"time"
 )
 
-// watchdogSec must match WatchdogSec= in deploy/units/chi-server.service.
-const watchdogSec = 5 * time.Second
+// watchdogInterval must match WatchdogSec= in deploy/units/chi-server.service.
+const watchdogInterval = 5 * time.Second
 
 // TestWatchdog: while the down_file exists the health check fails, the
 // pings stop, and systemd restarts the service for the watchdog; once the
@@ -31,16 +31,16 @@ func TestWatchdog(t *testing.T) {
 	}
 	var s map[string]string
 	sawWatchdogResult := false
-	if !waitFor(watchdogSec+5*time.Second, func() bool {
+	if !waitFor(watchdogInterval+5*time.Second, func() bool {
 		s = c.state(t, unit)
 		sawWatchdogResult = sawWatchdogResult || s["Result"] == "watchdog"
 		return atoi(s["NRestarts"]) > atoi(s0["NRestarts"])
 	}) {
-		t.Fatalf("no restart within %v of creating %s: %v", watchdogSec+5*time.Second, downFile, s)
+		t.Fatalf("no restart within %v of creating %s: %v", watchdogInterval+5*time.Second, downFile, s)
 	}
 	took := time.Since(downAt)
 	t.Logf("restarted %v after the down_file appeared (Result=watchdog seen: %v): %v", took.Round(time.Millisecond), sawWatchdogResult, s)
-	if took < watchdogSec/2 {
+	if took < watchdogInterval/2 {
 		t.Errorf("restarted after %v, sooner than the watchdog can have fired", took)
 	}
 	// systemd's own line about the kill, not just any mention by the program.
@@ -51,14 +51,14 @@ func TestWatchdog(t *testing.T) {
 	// Healthy again: no further restart for well over one watchdog period.
 	c.must(t, "rm", "-f", downFile)
 	var code2 int
-	if !waitFor(watchdogSec+5*time.Second, func() bool {
+	if !waitFor(watchdogInterval+5*time.Second, func() bool {
 		code2, _, _ = get(servicePort(), "/healthz")
 		return code2 == 200
 	}) {
 		t.Fatalf("GET /healthz: %d after removing the down_file", code2)
 	}
 	s1 := c.state(t, unit)
-	time.Sleep(watchdogSec + 2*time.Second)
+	time.Sleep(watchdogInterval + 2*time.Second)
 	s2 := c.state(t, unit)
 	if s2["NRestarts"] != s1["NRestarts"] || s2["MainPID"] != s1["MainPID"] || s2["ActiveState"] != "active" {
 		t.Errorf("not stable after the down_file was removed: %v -> %v", s1, s2)
