@@ -62,4 +62,15 @@ func TestCompat(t *testing.T) {
 	if now := listenInodes(servicePort()); !slices.Equal(now, inodes) {
 		t.Errorf("listening socket changed across restarts on 252 (inodes %v -> %v)", inodes, now)
 	}
+
+	// Without FileDescriptorStorePreserve= (254), a stop must still drop the
+	// store and free the port.
+	c.must(t, "systemctl", "stop", unit)
+	s = c.state(t, unit)
+	if s["ActiveState"] != "inactive" || s["Result"] != "success" || s["NFileDescriptorStore"] != "0" {
+		t.Errorf("after stop on 252: %v", s)
+	}
+	if now := listenInodes(servicePort()); len(now) != 0 {
+		t.Errorf("port %d still listening after stop on 252 (inodes %v)", servicePort(), now)
+	}
 }
