@@ -34,8 +34,9 @@ const (
 // and a keep-alive connection, served by one goroutine, stays on one
 // shard. (A per-processor index would be better, but the runtime does not
 // export one. Hashing the *http.Request's address, which reflects the
-// processor that allocated it, was tried: requests allocated on one core
-// and then run on two collide systematically.)
+// processor that allocated it, measured worse: in the parallel benchmark,
+// requests allocated on one core and then run on two shared a shard in
+// half of the runs.)
 //
 // Each shard also lends out a few ResponseWriter wrappers. A bitmap of
 // the free ones shares one atomic word with the shard's 2xx count, so

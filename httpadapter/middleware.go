@@ -34,16 +34,21 @@ func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw.w = w
 	returned := false
 	defer func() {
-		// The common case, a 2xx (or nothing written: net/http sends
-		// 200) on an inline wrapper, is one atomic addition that both
-		// frees the wrapper and counts the request; it is written out
-		// here rather than called, because it runs for every request.
-		// The bit is clear while the wrapper is out, so adding it sets
-		// it without carrying into the count above it.
-		if returned && rw.slot >= 0 && (rw.code == 0 || uint(rw.code-200) < 100) {
-			sh, bit := rw.shard, uint64(1)<<uint(rw.slot)
+		// The common case, a handler that returned on an inline wrapper,
+		// is written out here rather than called, because it runs for
+		// every request. A 2xx (or nothing written: net/http sends 200)
+		// is then one atomic addition that both frees the wrapper and
+		// counts the request: the bit is clear while the wrapper is out,
+		// so adding it sets it without carrying into the count above.
+		if returned && rw.slot >= 0 {
+			code, sh, bit := rw.code, rw.shard, uint64(1)<<uint(rw.slot)
 			rw.w, rw.code = nil, 0
-			sh.word.Add(bit + ok2xx)
+			if code == 0 || uint(code-200) < 100 {
+				sh.word.Add(bit + ok2xx)
+				return
+			}
+			sh.done[classOf(code)].Add(1)
+			sh.word.Add(bit)
 			return
 		}
 		h.finish(rw, returned)
@@ -52,7 +57,7 @@ func (h *countingHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	returned = true
 }
 
-// finish counts every request but a 2xx on an inline wrapper. Without
+// finish counts the requests that panicked or used a pooled wrapper. Without
 // recover a deferred call cannot tell a panic from runtime.Goexit; both
 // abort the request (returned is false), so both count as panics.
 func (h *countingHandler) finish(rw *responseWriter, returned bool) {

@@ -278,10 +278,12 @@ func (s *Server) Addr() net.Addr {
 //     the drain); it is answered, with "Connection: close", and the
 //     connection is closed after the response. A connection idle for
 //     longer is closed, unless (on Linux) request bytes are already
-//     waiting in its socket buffer. A client that sends on a connection
-//     in the microseconds between that check and the close sees the
-//     request fail, as with any HTTP/1.1 server that closes idle
-//     connections; clients retry idempotent requests in that case.
+//     waiting in its socket buffer. A client that sends on the
+//     connection just as it is closed, before noticing the close, sees
+//     the request fail: that race is inherent in HTTP/1.1 keep-alive,
+//     for every server that closes idle connections, and clients retry
+//     idempotent requests because of it. The grace makes it need a
+//     client that sat idle for IdleGrace and then sent at that instant.
 //  5. Shutdown waits until every connection has closed. Hijacked
 //     connections are not waited for (as with http.Server.Shutdown), and
 //     neither are connections that have sent nothing for 5 seconds

@@ -47,7 +47,7 @@ func main() {
 		log.Fatal(err)
 	}
 	if *plain {
-		srv := &http.Server{Handler: r}
+		srv := &http.Server{Handler: r, ReadHeaderTimeout: httpadapter.DefaultReadHeaderTimeout}
 		go func() {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 			defer stop()
