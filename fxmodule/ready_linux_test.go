@@ -136,11 +136,17 @@ func TestReadyAfterEveryOnStart(t *testing.T) {
 func TestReadyWithoutOtherHooks(t *testing.T) {
 	h := newHarness(t)
 	app := fxtest.New(t, h.options(h.config())...).RequireStart()
-	h.wait(sdtest.Has("READY", "1"), "READY=1")
-	h.wait(statusContains("Serving: 0 requests"), "STATUS Serving")
+	ready := h.wait(sdtest.Has("READY", "1"), "READY=1")
+	serving := h.wait(statusContains("Serving: 0 requests"), "STATUS Serving")
+	// "Serving" is in place before READY=1 makes `systemctl start` return.
+	if serving.Seq > ready.Seq {
+		t.Errorf("STATUS Serving arrived after READY=1:\n%s", h.dump())
+	}
 	app.RequireStop()
 	h.sync()
 	h.before("READY", "1", "STOPPING", "1")
+	stopping := h.wait(sdtest.Has("STOPPING", "1"), "STOPPING=1")
+	h.wait(sdtest.After(stopping.Seq, statusContains("Stopping")), "STATUS Stopping after STOPPING=1")
 }
 
 func TestStartFailureReportsErrno(t *testing.T) {

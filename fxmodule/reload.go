@@ -108,6 +108,7 @@ func (s *Service) reload() {
 	s.state = stateReady
 	s.readiness.Set(httpadapter.StateReady)
 	s.status.SetPhase("Serving")
+	s.status.Flush() // the reload's outcome is in STATUS when systemctl reload returns
 	if _, err := s.notifier.Ready(); err != nil {
 		s.log.Error("fxmodule: sending READY=1", "err", err)
 	}

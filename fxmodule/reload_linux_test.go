@@ -91,7 +91,12 @@ func TestReloadFailureKeepsServing(t *testing.T) {
 	seq := e.h.last()
 	e.svc.Reload()
 	_, ready := e.reloaded(seq)
-	e.h.wait(statusContains(`reload failed: config.json: unknown field "grreting"`), "STATUS with the reload error")
+	// The reason is in STATUS before the READY=1 that ends the reload, so
+	// that `systemctl reload` returns with it already in place.
+	failed := e.h.wait(statusContains(`reload failed: config.json: unknown field "grreting"`), "STATUS with the reload error")
+	if failed.Seq > ready.Seq {
+		t.Errorf("the reload error reached STATUS after READY=1:\n%s", e.h.dump())
+	}
 	if got := e.rd.State(); got != httpadapter.StateReady {
 		t.Errorf("readiness after failed reload: %v, want ready", got)
 	}

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/sdlife/sdlife/httpadapter"
-	"github.com/sdlife/sdlife/lifecycle"
 )
 
 type serveParams struct {
@@ -35,17 +34,10 @@ func serve(p serveParams) error {
 	if p.Handler == nil {
 		return errors.New("fxmodule: Config.Serve is set but the application provides no http.Handler")
 	}
-	// The Server sends STOPPING=1 itself when it has a Notifier, which the
-	// Service has done already; it needs one only to extend the manager's
-	// stop timeout during a long drain.
-	var n *lifecycle.Notifier
-	if sc.StopTimeout > 0 {
-		n = s.notifier
-	}
 	srv, err := httpadapter.NewServer(httpadapter.ServerConfig{
 		Handler:      s.counters.Middleware(p.Handler),
 		Server:       sc.Server,
-		Notifier:     n,
+		Notifier:     s.notifier, // for EXTEND_TIMEOUT_USEC: the Service announces READY and STOPPING
 		Readiness:    s.readiness,
 		Ready:        httpadapter.ReadyByCaller,
 		DrainTimeout: sc.DrainTimeout,

@@ -233,6 +233,7 @@ func (s *Service) Ready() error {
 	s.state = stateReady
 	s.readiness.Set(httpadapter.StateReady)
 	s.status.SetPhase("Serving")
+	s.status.Flush() // the manager sees "Serving" before READY=1 returns systemctl start
 	close(s.ready)
 	if s.watchdog.Enabled() {
 		s.wg.Add(1)
@@ -302,6 +303,7 @@ func (s *Service) stoppingLocked() {
 	}
 	s.readiness.Set(httpadapter.StateStopping)
 	s.status.SetPhase("Stopping")
+	s.status.Flush()
 	s.log.Info("fxmodule: stopping")
 }
 

@@ -40,11 +40,14 @@ type ReadyMode int
 
 const (
 	// ReadyOnStart: Start sets Readiness to StateReady and sends READY=1
-	// once the server accepts connections. For programs with one server
-	// and nothing else to start.
+	// once the server accepts connections, and Shutdown sends STOPPING=1.
+	// For programs with one server and nothing else to start.
 	ReadyOnStart ReadyMode = iota
-	// ReadyByCaller: Start does neither; the caller does when everything
-	// else is up too (fxmodule sends READY=1 after all OnStart hooks).
+	// ReadyByCaller: the caller announces both transitions, READY=1 when
+	// everything else is up too and STOPPING=1 when the stop begins
+	// (fxmodule does so around all OnStart and OnStop hooks). The Server
+	// still sets Readiness and sends EXTEND_TIMEOUT_USEC during a long
+	// drain.
 	ReadyByCaller
 )
 
@@ -58,8 +61,8 @@ type ServerConfig struct {
 	// (chaining the one already set). Nil means a new http.Server with
 	// ReadHeaderTimeout set to DefaultReadHeaderTimeout.
 	Server *http.Server
-	// Notifier sends READY=1 (see Ready), STOPPING=1 and
-	// EXTEND_TIMEOUT_USEC. Nil sends nothing.
+	// Notifier sends READY=1 and STOPPING=1 (with ReadyOnStart, see
+	// Ready) and EXTEND_TIMEOUT_USEC. Nil sends nothing.
 	Notifier *lifecycle.Notifier
 	// Readiness is set to StateReady on start (see Ready) and to
 	// StateStopping when Shutdown begins. Nil: none.
@@ -337,8 +340,10 @@ func (s *Server) drain(parent context.Context) error {
 	if s.cfg.Readiness != nil {
 		s.cfg.Readiness.Set(StateStopping)
 	}
-	if _, err := s.cfg.Notifier.Stopping(); err != nil {
-		s.log.Warn("httpadapter: STOPPING=1 failed", "err", err)
+	if s.cfg.Ready == ReadyOnStart {
+		if _, err := s.cfg.Notifier.Stopping(); err != nil {
+			s.log.Warn("httpadapter: STOPPING=1 failed", "err", err)
+		}
 	}
 	if s.cfg.StopTimeout > 0 && s.cfg.DrainTimeout > s.cfg.StopTimeout {
 		ext := startExtender(s.cfg.Notifier, s.cfg.StopTimeout, s.log)

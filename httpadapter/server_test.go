@@ -421,9 +421,12 @@ func TestServerReadyByCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, msg := range m.Messages() {
-		if msg.Has("READY", "1") {
-			t.Fatal("READY=1 sent with ReadyByCaller")
+		if msg.Has("READY", "1") || msg.Has("STOPPING", "1") {
+			t.Fatalf("%q sent with ReadyByCaller: the caller announces both", msg.Raw)
 		}
+	}
+	if ready.State() != StateStopping {
+		t.Errorf("Readiness after Shutdown = %v, want stopping", ready.State())
 	}
 }
 

@@ -138,6 +138,21 @@ func (r *StatusReporter) SetNote(note string) {
 	r.poke()
 }
 
+// Flush sends the current line now if it changed, even within the
+// interval. Call it on a state transition that the manager should see
+// before the next notification, such as just before READY=1 ends a start
+// or a reload, so that `systemctl start` or `systemctl reload` returns
+// with the new status in place. Counter refreshes stay rate-limited. It
+// does nothing after Stop.
+func (r *StatusReporter) Flush() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.state == runStopped {
+		return
+	}
+	r.sendLocked(time.Now())
+}
+
 // Line returns the text the reporter would send now, with the request
 // rate of the last sample period.
 func (r *StatusReporter) Line() string {

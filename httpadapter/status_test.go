@@ -138,6 +138,36 @@ func TestStatusReporterRateLimit(t *testing.T) {
 	}
 }
 
+// TestStatusReporterFlush: a transition goes out at once, even inside
+// the interval, and Flush after Stop sends nothing.
+func TestStatusReporterFlush(t *testing.T) {
+	m := sdtest.NewManager(t)
+	n := m.Notifier()
+	r := NewStatusReporter(n, nil, StatusConfig{Interval: time.Hour})
+	r.SetPhase("Starting")
+	r.Start()
+	r.SetPhase("Serving")
+	r.Flush()
+	if _, err := n.Barrier(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := statusMessages(t, m)
+	if len(got) != 2 {
+		t.Fatalf("got %d STATUS messages, want Start's and Flush's", len(got))
+	}
+	if v, _ := got[1].Get("STATUS"); !strings.HasPrefix(v, "Serving") {
+		t.Fatalf("flushed STATUS = %q, want the Serving phase", v)
+	}
+	r.Flush() // unchanged: nothing to send
+	r.Stop()
+	r.SetPhase("After")
+	r.Flush()
+	n.Barrier(context.Background())
+	if got := statusMessages(t, m); len(got) != 2 {
+		t.Fatalf("got %d STATUS messages after an unchanged Flush, Stop and a Flush after Stop, want 2", len(got))
+	}
+}
+
 // TestStatusNeverFromRequestPath: with an interval that never elapses,
 // a thousand requests cause no STATUS message; only Start and Stop send.
 func TestStatusNeverFromRequestPath(t *testing.T) {
