@@ -1,6 +1,6 @@
 // Command loadserver serves a small chi router on loopback, with or
 // without the request-counting middleware, for measuring the
-// middleware's cost under a load generator (see httpadapter/BENCH.md).
+// middleware's cost under a load generator (see BENCHMARKS.md).
 //
 //	go build -o /tmp/loadserver ./httpadapter/internal/loadserver
 //	/tmp/loadserver -addr 127.0.0.1:29417 -counted
