@@ -1,48 +1,21 @@
 package bench
 
 import (
-	"net"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
 	"github.com/sdlife/sdlife/lifecycle"
+	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
-// sink is a notify socket that discards datagrams without allocating, so
-// that both libraries are measured against the same receiver and allocs/op
-// counts only the sender. It sets $NOTIFY_SOCKET for go-systemd, which
-// reads it on every call.
+// sink is the same receiver for both libraries: it drops datagrams
+// without allocating, so allocs/op counts only the sender. go-systemd
+// reads $NOTIFY_SOCKET on every call.
 func sink(b *testing.B) lifecycle.Environment {
-	b.Helper()
-	dir, err := os.MkdirTemp("", "sdbench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, lifecycle.MaxMessageSize)
-		for {
-			if _, err := conn.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	b.Setenv("NOTIFY_SOCKET", path)
-	b.Cleanup(func() {
-		conn.Close()
-		<-done
-		os.RemoveAll(dir)
-	})
-	return lifecycle.Environment{NotifySocket: path, PID: os.Getpid()}
+	env := sdtest.Discard(b)
+	b.Setenv("NOTIFY_SOCKET", env.NotifySocket)
+	return env
 }
 
 const status = "Serving: 123456 requests, 3 in flight, 812 req/s"

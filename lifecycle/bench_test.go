@@ -1,48 +1,17 @@
+//go:build linux
+
 package lifecycle_test
 
 import (
-	"net"
-	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/sdlife/sdlife/lifecycle"
+	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
-// sink is a notify socket that reads and discards datagrams without
-// allocating, so that allocs/op counts only the sender.
-func sink(b *testing.B) lifecycle.Environment {
-	b.Helper()
-	dir, err := os.MkdirTemp("", "sdbench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, lifecycle.MaxMessageSize)
-		for {
-			if _, err := conn.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	b.Cleanup(func() {
-		conn.Close()
-		<-done
-		os.RemoveAll(dir)
-	})
-	return lifecycle.Environment{NotifySocket: path, PID: os.Getpid()}
-}
-
 func benchNotifier(b *testing.B) *lifecycle.Notifier {
-	n, err := lifecycle.NewNotifier(sink(b))
+	n, err := lifecycle.NewNotifier(sdtest.Discard(b))
 	if err != nil {
 		b.Fatal(err)
 	}

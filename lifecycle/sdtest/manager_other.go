@@ -44,6 +44,13 @@ func NewManager(tb testing.TB, _ ...Option) *Manager {
 	return nil
 }
 
+// Discard skips the test: the fake needs Linux.
+func Discard(tb testing.TB) lifecycle.Environment {
+	tb.Helper()
+	tb.Skip("sdtest: the notify socket needs Linux")
+	return lifecycle.Environment{}
+}
+
 // Start fails: the fake needs Linux.
 func Start(...Option) (*Manager, error) { return nil, errNoLinux }
 

@@ -190,3 +190,18 @@ func TestManagerCloseIsIdempotentAndUnblocksWait(t *testing.T) {
 		t.Fatal("send to a closed manager succeeded")
 	}
 }
+
+// Discard must keep draining: unread, a datagram socket's queue fills
+// after a few hundred messages and sends start to time out.
+func TestDiscardDrains(t *testing.T) {
+	n, err := lifecycle.NewNotifier(sdtest.Discard(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	for i := range 5000 {
+		if _, err := n.Watchdog(); err != nil {
+			t.Fatalf("send %d: %v", i, err)
+		}
+	}
+}
