@@ -267,7 +267,8 @@ func (s *Server) Addr() net.Addr {
 // before it whose request is read just after is closed without a
 // response. Shutdown therefore works in this order:
 //
-//  1. Readiness becomes StateStopping and STOPPING=1 is sent. If
+//  1. Readiness becomes StateStopping and, with ReadyOnStart, STOPPING=1
+//     is sent (with ReadyByCaller the caller has sent it already). If
 //     DrainTimeout exceeds StopTimeout, EXTEND_TIMEOUT_USEC=StopTimeout
 //     is sent now and every StopTimeout/3 until the drain ends.
 //  2. From now on every HTTP/1 response carries "Connection: close".
