@@ -1,4 +1,4 @@
-// Package fxmodule makes an go.uber.org/fx application a first-class
+// Package fxmodule makes a go.uber.org/fx application a first-class
 // systemd service. Add Module next to the application's own modules:
 //
 //	fx.New(
