@@ -20,10 +20,12 @@ lint: vet staticcheck
 vet:
 	$(GO) vet $(PKGS)
 	GOOS=darwin $(GO) vet $(PKGS)
+	$(GO) vet -tags e2e ./e2e/...
 	cd bench && $(GO) vet ./...
 
 staticcheck:
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) -tags e2e ./e2e/...
 
 ## cross: the library must build where the protocol does not exist.
 cross:
