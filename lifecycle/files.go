@@ -68,7 +68,10 @@ func TakeFiles(env Environment) (*Files, error) {
 	}
 	n, names, err := parseListenEnv(env)
 	if n == 0 {
-		return &Files{}, err
+		if err != nil {
+			return nil, err
+		}
+		return &Files{}, nil
 	}
 	if !filesTaken.CompareAndSwap(false, true) {
 		return nil, ErrFilesTaken

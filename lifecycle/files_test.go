@@ -277,6 +277,17 @@ func TestFilesClaiming(t *testing.T) {
 	}
 }
 
+func TestTakeFilesMalformedReturnsNil(t *testing.T) {
+	files, err := lifecycle.TakeFiles(lifecycle.Environment{ListenPID: "x", ListenFDs: "1", PID: os.Getpid()})
+	if err == nil || files != nil {
+		t.Fatalf("TakeFiles with a malformed LISTEN_PID = %v, %v; want nil and an error", files, err)
+	}
+	files, err = lifecycle.TakeFiles(lifecycle.Environment{PID: os.Getpid()})
+	if err != nil || files == nil || files.Len() != 0 {
+		t.Fatalf("TakeFiles without variables = %v, %v; want an empty set", files, err)
+	}
+}
+
 func TestFilesNil(t *testing.T) {
 	var files *lifecycle.Files
 	if files.Len() != 0 || files.Names() != nil || files.Close() != nil {
