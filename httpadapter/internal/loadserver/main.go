@@ -12,7 +12,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log"
 	"net/http"
 	"os"
 	"os/signal"
@@ -24,6 +23,13 @@ import (
 )
 
 func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
 	addr := flag.String("addr", "127.0.0.1:29417", "address to listen on")
 	counted := flag.Bool("counted", false, "wrap the router in Counters.Middleware")
 	plain := flag.Bool("plain", false, "serve with a bare http.Server instead of httpadapter.Server")
@@ -44,37 +50,41 @@ func main() {
 
 	l, _, err := httpadapter.Listen(httpadapter.ListenConfig{Address: *addr})
 	if err != nil {
-		log.Fatal(err)
-	}
-	if *plain {
-		srv := &http.Server{Handler: r, ReadHeaderTimeout: httpadapter.DefaultReadHeaderTimeout}
-		go func() {
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-			defer stop()
-			<-ctx.Done()
-			_ = srv.Shutdown(context.Background())
-		}()
-		if err := srv.Serve(l); err != http.ErrServerClosed {
-			log.Fatal(err)
-		}
-		return
-	}
-	s, err := httpadapter.NewServer(httpadapter.ServerConfig{Handler: r})
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := s.Start(l); err != nil {
-		log.Fatal(err)
+		return err
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if *plain {
+		srv := &http.Server{Handler: r, ReadHeaderTimeout: httpadapter.DefaultReadHeaderTimeout}
+		served := make(chan error, 1)
+		go func() { served <- srv.Serve(l) }()
+		select {
+		case <-ctx.Done():
+			if err := srv.Shutdown(context.Background()); err != nil {
+				return err
+			}
+			<-served
+			return nil
+		case err := <-served:
+			return err
+		}
+	}
+	s, err := httpadapter.NewServer(httpadapter.ServerConfig{Handler: r})
+	if err != nil {
+		l.Close()
+		return err
+	}
+	if err := s.Start(l); err != nil {
+		return err
+	}
 	select {
 	case <-ctx.Done():
 	case <-s.Done():
 	}
 	if err := s.Shutdown(context.Background()); err != nil {
-		log.Print(err)
+		return err
 	}
 	snap := c.Snapshot()
 	fmt.Fprintf(os.Stderr, "counted=%v total=%d 2xx=%d\n", *counted, snap.Total, snap.ByClass[httpadapter.Class2xx])
+	return nil
 }
