@@ -22,7 +22,7 @@ const staleNewConn = 5 * time.Second
 // own grace period.
 type connTracker struct {
 	conns    sync.Map    // net.Conn -> *connRecord
-	draining atomic.Bool // record when connections become idle
+	draining atomic.Bool // set once the drain begins: responses carry Connection: close, idle times are recorded
 }
 
 type connRecord struct {

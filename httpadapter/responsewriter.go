@@ -8,8 +8,9 @@ import (
 	"net/http"
 )
 
-// responseWriter records the status a handler sends. It is pooled and
-// bound to one counter shard for its life.
+// responseWriter records the status a handler sends. Each counter shard
+// lends out a few inline ones; the overflow pool supplies the rest, bound
+// to a shard for one request.
 //
 // It implements http.Flusher, http.Hijacker, io.ReaderFrom and
 // http.Pusher statically, so type assertions on it succeed even when the

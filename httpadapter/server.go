@@ -95,7 +95,6 @@ type Server struct {
 	log  *slog.Logger
 	conn connTracker
 
-	draining       atomic.Bool // responses carry Connection: close
 	acceptStopping atomic.Bool // the listener is closed on purpose
 
 	mu        sync.Mutex
@@ -156,7 +155,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		done:         make(chan struct{}),
 		shutdownDone: make(chan struct{}),
 	}
-	srv.Handler = &closeWhenDraining{draining: &s.draining, next: h}
+	srv.Handler = &closeWhenDraining{draining: &s.conn.draining, next: h}
 	prev := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
 		s.conn.track(c, st)
@@ -351,7 +350,6 @@ func (s *Server) drain(parent context.Context) error {
 		defer ext.Stop()
 	}
 	// 2. Ask clients to close after their response, and time idleness.
-	s.draining.Store(true)
 	s.conn.draining.Store(true)
 	// 3. Stop accepting. Serve returns after registering (StateNew) every
 	// connection it accepted, so once serveDone is closed the tracker

@@ -380,51 +380,53 @@ func TestFDStorePassesListenerIntact(t *testing.T) {
 	}
 }
 
-func TestFDStorePipeDataArrives(t *testing.T) {
-	m := sdtest.NewManager(t, sdtest.WithFDStore(4))
-	n := m.Notifier()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
+// A pipe's write end sent to the store: kept and usable when the store is
+// enabled, closed by the manager when it is not (FileDescriptorStoreMax=0).
+func TestFDStorePipe(t *testing.T) {
+	tests := []struct {
+		name     string
+		opts     []sdtest.Option
+		wantKept bool
+	}{
+		{name: "enabled", opts: []sdtest.Option{sdtest.WithFDStore(4)}, wantKept: true},
+		{name: "disabled", wantKept: false},
 	}
-	defer r.Close()
-	if _, err := n.FDStore("state", w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	barrier(t, n)
-	stored := m.Stored()
-	if len(stored) != 1 {
-		t.Fatalf("stored %d", len(stored))
-	}
-	if _, err := stored[0].File.Write([]byte("kept")); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 4)
-	if _, err := r.Read(buf); err != nil || string(buf) != "kept" {
-		t.Fatalf("read %q, %v", buf, err)
-	}
-}
-
-func TestFDStoreDisabledManagerClosesFiles(t *testing.T) {
-	m := sdtest.NewManager(t) // FileDescriptorStoreMax=0
-	n := m.Notifier()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	if _, err := n.FDStore("state", w); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	barrier(t, n)
-	if len(m.Stored()) != 0 {
-		t.Fatal("disabled store kept a descriptor")
-	}
-	// Every copy of the write end is closed: the read end sees EOF.
-	if _, err := r.Read(make([]byte, 1)); err == nil {
-		t.Fatal("write end still open somewhere")
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := sdtest.NewManager(t, tt.opts...)
+			n := m.Notifier()
+			r, w, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if _, err := n.FDStore("state", w); err != nil {
+				t.Fatal(err)
+			}
+			w.Close()
+			barrier(t, n)
+			stored := m.Stored()
+			if !tt.wantKept {
+				if len(stored) != 0 {
+					t.Fatal("disabled store kept a descriptor")
+				}
+				// Every copy of the write end is closed: the read end sees EOF.
+				if _, err := r.Read(make([]byte, 1)); err == nil {
+					t.Fatal("write end still open somewhere")
+				}
+				return
+			}
+			if len(stored) != 1 {
+				t.Fatalf("stored %d", len(stored))
+			}
+			if _, err := stored[0].File.Write([]byte("kept")); err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, 4)
+			if _, err := r.Read(buf); err != nil || string(buf) != "kept" {
+				t.Fatalf("read %q, %v", buf, err)
+			}
+		})
 	}
 }
 
