@@ -1,0 +1,139 @@
+package sdlife
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/lifecycle"
+)
+
+// Options configures a Service. Every field's zero value is a working
+// default: Options{} serves on the listener the manager hands over, or
+// fails to start when there is none and Listen.Address is empty.
+type Options struct {
+	// Listen says where the listener comes from: a descriptor named
+	// Listen.Name (default "http") handed over by socket activation or
+	// the fd store, else Listen.Address, bound (see httpadapter.Listen).
+	// Its Files, Notifier, FDStore and Logger must be left zero: the
+	// Service fills them in.
+	Listen httpadapter.ListenConfig
+
+	// Server configures the HTTP server and its drain: the http.Server
+	// template (timeouts, TLS, protocols), DrainTimeout, IdleGrace,
+	// StopTimeout (see httpadapter.ServerConfig). Its Handler, Notifier,
+	// Readiness, Ready and Logger must be left zero: the handler is
+	// Run's (or Serve's) argument, the rest is the Service's.
+	Server httpadapter.ServerConfig
+
+	// Logger receives the service's logs. Nil means silent.
+	Logger *slog.Logger
+
+	// Environment is the service manager's variables. Nil means
+	// lifecycle.ReadEnvironment(), read once by New. Tests pass a
+	// sdtest.Manager's Environment.
+	Environment *lifecycle.Environment
+
+	// Files are the descriptors the manager passed. Nil means
+	// lifecycle.TakeFiles(Environment), once, in New. The Service owns
+	// them either way and closes the unclaimed ones when it stops.
+	Files *lifecycle.Files
+
+	// StatusInterval is the shortest time between two counter refreshes
+	// of STATUS= (transitions go out at once). Zero means one second.
+	StatusInterval time.Duration
+
+	// ReloadTimeout bounds one reload, all reloaders together, through
+	// the context they are given. Zero means no bound other than the
+	// service stopping, which cancels that context too.
+	ReloadTimeout time.Duration
+
+	// FatalCheck is what the watchdog does when a health check marked
+	// Fatal fails. Zero is FatalStopPinging.
+	FatalCheck FatalPolicy
+
+	// BarrierTimeout bounds the wait, at the very end of Stop, until the
+	// manager has processed every notification sent (BARRIER=1), so the
+	// final STATUS= is not lost when the process exits. Zero means one
+	// second; negative skips the barrier.
+	BarrierTimeout time.Duration
+}
+
+// FatalPolicy says what the watchdog does about a failing Fatal check.
+type FatalPolicy int
+
+const (
+	// FatalStopPinging stops the watchdog pings, as for any failing
+	// check: the manager restarts the service when WatchdogSec= runs out.
+	FatalStopPinging FatalPolicy = iota
+	// FatalTrigger sends WATCHDOG=trigger (systemd >= 243) as soon as a
+	// Fatal check fails, once per unhealthy spell, so the manager acts at
+	// once. Pings stop too.
+	FatalTrigger
+)
+
+// Reloader is one part of the application that re-reads its
+// configuration (reopens its logs, reloads its certificates...) while the
+// service keeps running.
+//
+// Reload must keep the old state when it fails: build the new state
+// completely and swap it in only once nothing can fail any more. The
+// Service cannot roll a reloader back; it reports the error in STATUS=,
+// logs it, and keeps serving.
+//
+// Reloaders run one at a time, never concurrently with another reload, in
+// the order they were added; all of them run even when one fails. ctx is
+// cancelled when the service stops, and bounded by Options.ReloadTimeout.
+type Reloader interface {
+	Reload(ctx context.Context) error
+}
+
+// ReloadFunc makes a function a Reloader.
+type ReloadFunc func(ctx context.Context) error
+
+// Reload calls f.
+func (f ReloadFunc) Reload(ctx context.Context) error { return f(ctx) }
+
+var _ Reloader = ReloadFunc(nil)
+
+// ErrInvalidOptions is returned by New for Options that cannot work.
+var ErrInvalidOptions = errors.New("sdlife: invalid options")
+
+// check rejects the fields the Service owns and negative durations: a
+// value set there would be silently replaced, or (Ready) would make the
+// server send READY=1 and STOPPING=1 a second time.
+func (o *Options) check() error {
+	l, sc := o.Listen, o.Server
+	switch {
+	case l.Files != nil || l.Notifier != nil || l.FDStore != (lifecycle.FDStoreLimit{}) || l.Logger != nil:
+		return fmt.Errorf("%w: Listen.Files, Notifier, FDStore and Logger are the Service's: set Options.Files, Environment and Logger instead", ErrInvalidOptions)
+	case sc.Handler != nil:
+		return fmt.Errorf("%w: Server.Handler: pass the handler to Run", ErrInvalidOptions)
+	case sc.Notifier != nil || sc.Readiness != nil || sc.Logger != nil:
+		return fmt.Errorf("%w: Server.Notifier, Readiness and Logger are the Service's", ErrInvalidOptions)
+	case sc.Ready != httpadapter.ReadyOnStart:
+		return fmt.Errorf("%w: Server.Ready: the Service announces READY=1 and STOPPING=1 itself", ErrInvalidOptions)
+	case o.StatusInterval < 0 || o.ReloadTimeout < 0:
+		return fmt.Errorf("%w: negative StatusInterval or ReloadTimeout", ErrInvalidOptions)
+	case o.FatalCheck != FatalStopPinging && o.FatalCheck != FatalTrigger:
+		return fmt.Errorf("%w: unknown FatalPolicy %d", ErrInvalidOptions, o.FatalCheck)
+	}
+	return nil
+}
+
+func (o *Options) statusInterval() time.Duration {
+	if o.StatusInterval == 0 {
+		return time.Second
+	}
+	return o.StatusInterval
+}
+
+func (o *Options) barrierTimeout() time.Duration {
+	if o.BarrierTimeout == 0 {
+		return time.Second
+	}
+	return o.BarrierTimeout
+}

@@ -1,0 +1,92 @@
+package sdlife
+
+import (
+	"strconv"
+
+	"github.com/sdlife/sdlife/httpadapter"
+)
+
+// State is where a Service is in its life. It is the one state of the
+// service: every transition between states is made in one place, which
+// also sets the readiness probe, the STATUS= phase and sends the manager's
+// notification that belongs to it, so the three can never disagree.
+//
+//	New ─► Starting ─► Ready ◄─► Reloading
+//	           │          │          │
+//	           └──────────┴──────────┴──► Stopping ─► Stopped
+type State int32
+
+// The states, in the order a service passes through them.
+const (
+	StateNew       State = iota // built, nothing started
+	StateStarting               // start hooks running; STATUS "Starting"
+	StateReady                  // READY=1 sent; serving
+	StateReloading              // RELOADING=1 sent; reloaders running
+	StateStopping               // STOPPING=1 sent; draining
+	StateStopped                // everything released
+)
+
+func (s State) String() string {
+	switch s {
+	case StateNew:
+		return "new"
+	case StateStarting:
+		return "starting"
+	case StateReady:
+		return "ready"
+	case StateReloading:
+		return "reloading"
+	case StateStopping:
+		return "stopping"
+	case StateStopped:
+		return "stopped"
+	}
+	return "State(" + strconv.Itoa(int(s)) + ")"
+}
+
+// phase is the state's word at the head of the STATUS= line.
+func (s State) phase() string {
+	switch s {
+	case StateStarting:
+		return "Starting"
+	case StateReady:
+		return "Serving"
+	case StateReloading:
+		return "Reloading"
+	case StateStopping:
+		return "Stopping"
+	case StateStopped:
+		return "Stopped"
+	}
+	return ""
+}
+
+// probe is what the readiness probe reports in the state.
+func (s State) probe() httpadapter.State {
+	switch s {
+	case StateReady:
+		return httpadapter.StateReady
+	case StateReloading:
+		return httpadapter.StateReloading
+	case StateStopping, StateStopped:
+		return httpadapter.StateStopping
+	}
+	return httpadapter.StateStarting
+}
+
+// next reports whether the machine may move from s to t.
+func (s State) next(t State) bool {
+	switch t {
+	case StateStarting:
+		return s == StateNew
+	case StateReady:
+		return s == StateStarting || s == StateReloading
+	case StateReloading:
+		return s == StateReady
+	case StateStopping:
+		return s == StateStarting || s == StateReady || s == StateReloading
+	case StateStopped:
+		return s != StateStopped
+	}
+	return false
+}

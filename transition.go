@@ -1,0 +1,76 @@
+package sdlife
+
+import "fmt"
+
+// enterLocked moves the Service to next, if the machine allows it, and
+// makes the transition's effects, in this order: the readiness probe, the
+// STATUS= phase (flushed, so that the manager reads it before the
+// notification that ends a systemctl call), then the notification itself.
+// It is the only place that changes s.state. A notification that cannot
+// be sent is logged and returned; the transition stands.
+//
+// s.mu is held.
+func (s *Service) enterLocked(next State) (entered bool, err error) {
+	prev := s.state
+	if !prev.next(next) {
+		return false, nil
+	}
+	s.state = next
+	s.readiness.Set(next.probe())
+	if p := next.phase(); p != "" {
+		s.status.SetPhase(p)
+	}
+	switch next {
+	case StateStarting:
+		s.status.Start()
+	case StateReady:
+		s.status.Flush() // "Serving", or a reload's outcome, is in place when systemctl returns
+		if _, err = s.notifier.Ready(); err != nil {
+			err = fmt.Errorf("sdlife: READY=1: %w", err)
+		}
+		if prev == StateStarting {
+			s.startServing()
+		}
+	case StateReloading:
+		if _, err = s.notifier.Reloading(); err != nil {
+			err = fmt.Errorf("sdlife: RELOADING=1: %w", err)
+		}
+	case StateStopping:
+		s.cancelRun()
+		if _, err = s.notifier.Stopping(); err != nil {
+			err = fmt.Errorf("sdlife: STOPPING=1: %w", err)
+		}
+		s.status.Flush()
+	case StateStopped:
+		s.cancelRun()
+	}
+	if err != nil {
+		s.log.Error("sdlife: notifying the manager", "err", err)
+	}
+	s.log.Debug("sdlife: state", "from", prev.String(), "to", next.String())
+	return true, err
+}
+
+// startServing starts what runs only while the service is up: the
+// watchdog pings. s.mu is held.
+func (s *Service) startServing() {
+	close(s.ready)
+	if s.watchdog.Enabled() {
+		s.wg.Add(1)
+		go s.watchdogLoop(s.watchdog.PingInterval())
+	}
+	s.log.Info("sdlife: ready")
+}
+
+// reportFailureLocked tells the manager and the log why the service
+// cannot go on: STATUS= with "<what>: <err>" at once (the process may be
+// about to exit) and, when err wraps a syscall.Errno, ERRNO=. s.mu is
+// held.
+func (s *Service) reportFailureLocked(part int, what string, err error) {
+	text := what + ": " + err.Error()
+	s.setNoteLocked(part, text)
+	s.log.Error("sdlife: "+what, "err", err)
+	if e := sendFailure(s.notifier, text, err); e != nil {
+		s.log.Error("sdlife: reporting the failure to the manager", "err", e)
+	}
+}
