@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
 	"github.com/sdlife/sdlife/lifecycle"
 )
@@ -82,12 +83,13 @@ func (c *configStore) Reload(context.Context) error {
 func Example() {
 	manager := newFakeManager()
 	defer manager.close()
-	var svc *fxmodule.Service
+	var svc *sdlife.Service
 
 	app := fx.New(
 		fx.NopLogger,
-		fx.Supply(fxmodule.Config{Environment: manager.env(), BarrierTimeout: -1}),
-		fx.Provide(fxmodule.AsReloader(func() *configStore { return &configStore{greeting: "hello"} })),
+		fx.Supply(sdlife.Options{Environment: manager.env(), BarrierTimeout: -1}),
+		fx.Provide(func() *configStore { return &configStore{greeting: "hello"} }),
+		fxmodule.AsReloader[*configStore](), // the same *configStore, reloaded on SIGHUP
 		fxmodule.Module,
 		// The application's own start: READY=1 waits for it although this
 		// invoke runs after Module's.

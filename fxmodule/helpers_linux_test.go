@@ -8,6 +8,7 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
 	"github.com/sdlife/sdlife/lifecycle"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
@@ -32,13 +33,13 @@ func newHarness(t *testing.T, opts ...sdtest.Option) *harness {
 	return &harness{t: t, m: m, env: m.Environment(), mark: m.Notifier()}
 }
 
-func (h *harness) config() fxmodule.Config {
+func (h *harness) config() sdlife.Options {
 	env := h.env
-	return fxmodule.Config{Environment: &env, StatusInterval: 10 * time.Millisecond}
+	return sdlife.Options{Environment: &env, StatusInterval: 10 * time.Millisecond}
 }
 
 // options returns the module, the harness's Config and extra options.
-func (h *harness) options(cfg fxmodule.Config, opts ...fx.Option) []fx.Option {
+func (h *harness) options(cfg sdlife.Options, opts ...fx.Option) []fx.Option {
 	return append([]fx.Option{fx.Supply(cfg), fxmodule.Module}, opts...)
 }
 

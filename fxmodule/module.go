@@ -1,60 +1,71 @@
 package fxmodule
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync"
 
 	"go.uber.org/fx"
 
+	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// Module wires the package into an fx application:
+// Module wires an sdlife.Service into an fx application:
 //
 //	fx.New(
+//		fxmodule.Module, // at the top level of fx.New
+//		fx.Supply(sdlife.Options{Listen: httpadapter.ListenConfig{Address: "127.0.0.1:8080"}}),
 //		fx.Provide(fx.Annotate(NewRouter, fx.As(new(http.Handler)))),
-//		fx.Supply(fxmodule.Config{Serve: &fxmodule.ServeConfig{Address: ":8080"}}),
-//		fxmodule.Module,
 //	).Run()
 //
-// It provides what New returns (the Service, the Notifier, the passed
-// Files, Counters, Readiness, Health and the StatusReporter), registers the
-// "reloaders" and "health_checks" value groups, runs the HTTP server when
-// Config.Serve is set, and ties all of it to the application's lifecycle.
+// It builds the Service from the sdlife.Options in the graph (optional;
+// zero Options otherwise) and the *slog.Logger in the graph (optional;
+// silent otherwise), and provides the Service and its parts: the
+// *lifecycle.Notifier, the passed *lifecycle.Files, *httpadapter.Counters,
+// *httpadapter.Readiness, *httpadapter.Health and
+// *httpadapter.StatusReporter. When the application provides an
+// http.Handler, the Service serves it (sdlife.Service.Serve) from an
+// OnStart hook and drains it when the stop begins, before any OnStop hook
+// of the application runs. Members of the
+// "reloaders" and "health_checks" value groups are added to the Service.
 //
-// Place Module directly in fx.New's options, not inside another
-// fx.Module: it decorates fx.Lifecycle at the level where it is placed
-// (see the package documentation), and hooks appended above that level
-// would not be seen. Module can be installed once per application.
+// Module must be placed at the top level of fx.New, not inside another
+// fx.Module: fx.New fails with an error saying so otherwise (see the
+// package documentation for why). It can be installed once.
 var Module = fx.Options(
+	fx.Invoke(checkPlacement),
 	fx.Decorate(trackLifecycle),
 	fx.Module("sdlife",
-		fx.Provide(New),
+		fx.Provide(newService),
 		fx.Invoke(register),
-		fx.Invoke(serve),
 	),
 )
 
 // The value groups Module consumes.
 const (
-	// ReloadersGroup collects Reloaders: provide one with
-	// fx.ResultTags(`group:"reloaders"`), or with AsReloader.
+	// ReloadersGroup collects sdlife.Reloaders; see AsReloader.
 	ReloadersGroup = "reloaders"
-	// HealthChecksGroup collects httpadapter.Checks: provide one with
-	// fx.ResultTags(`group:"health_checks"`), or with AsHealthCheck.
+	// HealthChecksGroup collects httpadapter.Checks; see AsHealthCheck.
 	HealthChecksGroup = "health_checks"
 )
 
-// AsReloader annotates a constructor whose result implements Reloader so
-// that it joins the "reloaders" group:
+// AsReloader adds the value of type T, which the application provides
+// itself, to the "reloaders" group, so that a reload runs its Reload. The
+// value stays available by its own type, as the same instance:
 //
-//	fx.Provide(fxmodule.AsReloader(NewConfigStore))
-//
-// The constructed value is only in the group: provide it a second time
-// (without AsReloader) if other constructors need it by type.
-func AsReloader(constructor any) any {
-	return fx.Annotate(constructor,
-		fx.As(new(Reloader)),
-		fx.ResultTags(`group:"`+ReloadersGroup+`"`))
+//	fx.Provide(NewConfigStore),                  // *ConfigStore, used by handlers
+//	fxmodule.AsReloader[*ConfigStore](),         // ... and reloaded on SIGHUP
+func AsReloader[T sdlife.Reloader]() fx.Option {
+	return fx.Provide(fx.Annotate(
+		func(v T) sdlife.Reloader { return v },
+		fx.ResultTags(`group:"`+ReloadersGroup+`"`),
+	))
 }
 
 // AsHealthCheck annotates a constructor returning an httpadapter.Check so
@@ -65,13 +76,54 @@ func AsHealthCheck(constructor any) any {
 	return fx.Annotate(constructor, fx.ResultTags(`group:"`+HealthChecksGroup+`"`))
 }
 
+type serviceParams struct {
+	fx.In
+
+	Options sdlife.Options `optional:"true"`
+	Logger  *slog.Logger   `optional:"true"`
+}
+
+type serviceResult struct {
+	fx.Out
+
+	Service   *sdlife.Service
+	Notifier  *lifecycle.Notifier
+	Files     *lifecycle.Files
+	Counters  *httpadapter.Counters
+	Readiness *httpadapter.Readiness
+	Health    *httpadapter.Health
+	Status    *httpadapter.StatusReporter
+}
+
+func newService(p serviceParams) (serviceResult, error) {
+	opts := p.Options
+	if opts.Logger == nil {
+		opts.Logger = p.Logger
+	}
+	s, err := sdlife.New(opts)
+	if err != nil {
+		return serviceResult{}, err
+	}
+	return serviceResult{
+		Service:   s,
+		Notifier:  s.Notifier(),
+		Files:     s.Files(),
+		Counters:  s.Counters(),
+		Readiness: s.Readiness(),
+		Health:    s.Health(),
+		Status:    s.Status(),
+	}, nil
+}
+
 type registerParams struct {
 	fx.In
 
+	Options    sdlife.Options `optional:"true"`
 	Lifecycle  fx.Lifecycle
 	Shutdowner fx.Shutdowner
-	Service    *Service
-	Reloaders  []Reloader          `group:"reloaders"`
+	Service    *sdlife.Service
+	Handler    http.Handler        `optional:"true"`
+	Reloaders  []sdlife.Reloader   `group:"reloaders"`
 	Checks     []httpadapter.Check `group:"health_checks"`
 }
 
@@ -79,24 +131,109 @@ func register(p registerParams) error {
 	t, ok := p.Lifecycle.(*trackedLifecycle)
 	if !ok {
 		// Someone decorated fx.Lifecycle again below Module: READY=1 could
-		// no longer be ordered after every OnStart hook. Refuse rather
-		// than report readiness too early.
+		// no longer be ordered after every OnStart hook.
 		return errors.New("fxmodule: fx.Lifecycle is decorated below fxmodule.Module; place Module at the top level of fx.New")
 	}
+	s := p.Service
 	for _, r := range p.Reloaders {
-		if r != nil {
-			p.Service.AddReloader(r)
-		}
+		s.AddReloader(r)
 	}
 	for _, c := range p.Checks {
-		p.Service.health.Add(c)
+		s.AddHealthCheck(c)
 	}
-	p.Service.setShutdown(func() {
-		// An error only says that a receiver already had a signal
-		// pending: fx's own handler saw the same SIGTERM.
-		if err := p.Shutdowner.Shutdown(); err != nil {
-			p.Service.log.Debug("fxmodule: requesting shutdown", "err", err)
+	if err := t.attach(&adapter{svc: s, shutdowner: p.Shutdowner}); err != nil {
+		return err
+	}
+	if p.Handler == nil && p.Options.Listen != (httpadapter.ListenConfig{}) {
+		return errors.New("fxmodule: sdlife.Options.Listen is set but the application provides no http.Handler")
+	}
+	if p.Handler != nil {
+		// Drained by adapter.Stopping, before any OnStop hook.
+		p.Lifecycle.Append(fx.StartHook(func(ctx context.Context) error { return s.Serve(ctx, p.Handler) }))
+	}
+	return nil
+}
+
+// adapter is what the tracked lifecycle drives: the Service's phases,
+// plus the goroutine that turns the Service's stop requests (SIGTERM,
+// a failed server) into fx.Shutdowner calls.
+type adapter struct {
+	svc        *sdlife.Service
+	shutdowner fx.Shutdowner
+	quit       chan struct{}
+	wg         sync.WaitGroup
+}
+
+var _ phases = (*adapter)(nil)
+
+func (a *adapter) Start(ctx context.Context) error {
+	if err := a.svc.Start(ctx); err != nil {
+		return err
+	}
+	a.quit = make(chan struct{})
+	a.wg.Add(1)
+	go a.forwardStop()
+	return nil
+}
+
+// forwardStop asks fx to stop when the Service wants to: fx.App.Run then
+// runs the OnStop hooks. fx keeps a shutdown requested before its own
+// signal handling began (App.Wait, App.Done), so there is no window in
+// which a SIGTERM is lost. A server failure exits with code 1.
+func (a *adapter) forwardStop() {
+	defer a.wg.Done()
+	select {
+	case <-a.quit:
+		return
+	case <-a.svc.StopRequested():
+	}
+	var opts []fx.ShutdownOption
+	if a.svc.Err() != nil {
+		opts = append(opts, fx.ExitCode(1))
+	}
+	// An error only says that a receiver already had a signal pending:
+	// fx's own handler saw the same SIGTERM.
+	_ = a.shutdowner.Shutdown(opts...)
+}
+
+func (a *adapter) Ready() error          { return a.svc.Ready() }
+func (a *adapter) StartFailed(err error) { a.svc.StartFailed(err) }
+
+// Stopping sends STOPPING=1 and drains the server before the first OnStop
+// hook of the application runs, so that what the handlers use (a
+// database pool, say) is still there while the last requests finish.
+// A drain cut short is logged by the server; Stop reports it again.
+func (a *adapter) Stopping(ctx context.Context) { _ = a.svc.Drain(ctx) }
+
+func (a *adapter) Stop(ctx context.Context) error {
+	if a.quit != nil {
+		close(a.quit)
+		a.wg.Wait()
+	}
+	return a.svc.Stop(ctx)
+}
+
+// checkPlacement fails fx.New when Module is not at the top level: its
+// fx.Decorate would then reach only the enclosing fx.Module, and hooks
+// appended above it would run after READY=1. fx offers no API that says
+// in which module an invoke runs; its invokes run from one
+// (*module).invokeAll frame per level of nesting, which this counts. If a
+// later fx runs invokes differently (no such frame), the check passes.
+func checkPlacement() error {
+	pcs := make([]uintptr, 64)
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
+	levels := 0
+	for {
+		f, more := frames.Next()
+		if strings.HasPrefix(f.Function, "go.uber.org/fx.") && strings.HasSuffix(f.Function, ").invokeAll") {
+			levels++
 		}
-	})
-	return t.attach(p.Service)
+		if !more {
+			break
+		}
+	}
+	if levels > 1 {
+		return errors.New("fxmodule: Module is inside an fx.Module; place it at the top level of fx.New, or READY=1 could precede the OnStart hooks of the levels above")
+	}
+	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
 	"github.com/sdlife/sdlife/lifecycle"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
@@ -44,10 +45,10 @@ func get(t *testing.T, addr net.Addr) int {
 }
 
 func TestServeCountsRequestsInStatus(t *testing.T) {
-	var svc *fxmodule.Service
+	var svc *sdlife.Service
 	// The manager's goroutine learns of svc through a socket, which the
 	// race detector does not see as synchronization: publish it.
-	var published atomic.Pointer[fxmodule.Service]
+	var published atomic.Pointer[sdlife.Service]
 	readyServed := make(chan int, 1)
 	// At the moment READY=1 arrives, the server must answer.
 	m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
@@ -57,7 +58,7 @@ func TestServeCountsRequestsInStatus(t *testing.T) {
 	}))
 	h := &harness{t: t, m: m, env: m.Environment(), mark: m.Notifier()}
 	cfg := h.config()
-	cfg.Serve = &fxmodule.ServeConfig{Address: "127.0.0.1:0"}
+	cfg.Listen.Address = "127.0.0.1:0"
 	app := fxtest.New(t, h.options(cfg, provideHandler(), fx.Populate(&svc))...)
 	published.Store(svc)
 	app.RequireStart()
@@ -81,7 +82,7 @@ func TestServeCountsRequestsInStatus(t *testing.T) {
 func TestServeWithoutHandlerFails(t *testing.T) {
 	h := newHarness(t)
 	cfg := h.config()
-	cfg.Serve = &fxmodule.ServeConfig{Address: "127.0.0.1:0"}
+	cfg.Listen.Address = "127.0.0.1:0"
 	app := fx.New(fx.NopLogger, fx.Supply(cfg), fxmodule.Module)
 	if err := app.Err(); err == nil || !strings.Contains(err.Error(), "no http.Handler") {
 		t.Errorf("fx.New: %v", err)
@@ -96,7 +97,7 @@ func TestServeListenFailureFailsStart(t *testing.T) {
 	defer busy.Close()
 	h := newHarness(t)
 	cfg := h.config()
-	cfg.Serve = &fxmodule.ServeConfig{Address: busy.Addr().String()}
+	cfg.Listen.Address = busy.Addr().String()
 	app := fxtest.New(t, h.options(cfg, provideHandler())...)
 	if err := app.Start(context.Background()); err == nil {
 		t.Fatal("Start succeeded on a busy address")
@@ -121,8 +122,8 @@ func TestServeErrorShutsDownApp(t *testing.T) {
 	h := newHarness(t)
 	cfg := h.config()
 	cfg.Files = lifecycle.NewFiles(lifecycle.NamedFile{Name: "http", File: f})
-	cfg.Serve = &fxmodule.ServeConfig{Address: "127.0.0.1:1"} // unused: the descriptor wins
-	var svc *fxmodule.Service
+	cfg.Listen.Address = "127.0.0.1:1" // unused: the descriptor wins
+	var svc *sdlife.Service
 	app := fxtest.New(t, h.options(cfg, provideHandler(), fx.Populate(&svc))...).RequireStart()
 	h.wait(sdtest.Has("READY", "1"), "READY=1")
 	if got, want := svc.Server().Addr().String(), ln.Addr().String(); got != want {

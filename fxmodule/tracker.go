@@ -8,13 +8,13 @@ import (
 	"go.uber.org/fx"
 )
 
-// phases is what the tracked lifecycle tells the Service. *Service
-// implements it; the methods are documented there.
+// phases is what the tracked lifecycle drives: an sdlife.Service's
+// phases (see sdlife.Service.Start), through adapter.
 type phases interface {
 	Start(ctx context.Context) error
 	Ready() error
 	StartFailed(err error)
-	Stopping()
+	Stopping(ctx context.Context)
 	Stop(ctx context.Context) error
 }
 
@@ -112,7 +112,7 @@ func (t *trackedLifecycle) begin(ctx context.Context) error {
 }
 
 func (t *trackedLifecycle) end(ctx context.Context) error {
-	t.stop()
+	t.stop(ctx)
 	t.mu.Lock()
 	obs := t.obs
 	t.mu.Unlock()
@@ -144,7 +144,7 @@ func (t *trackedLifecycle) wrapStart(fn func(context.Context) error) func(contex
 
 func (t *trackedLifecycle) wrapStop(fn func(context.Context) error) func(context.Context) error {
 	return func(ctx context.Context) error {
-		t.stop()
+		t.stop(ctx)
 		return fn(ctx)
 	}
 }
@@ -179,7 +179,7 @@ func (t *trackedLifecycle) startFailed(err error) {
 }
 
 // stop signals Stopping once per cycle, before the first OnStop hook.
-func (t *trackedLifecycle) stop() {
+func (t *trackedLifecycle) stop(ctx context.Context) {
 	t.mu.Lock()
 	if t.stopping {
 		t.mu.Unlock()
@@ -189,6 +189,6 @@ func (t *trackedLifecycle) stop() {
 	obs := t.obs
 	t.mu.Unlock()
 	if obs != nil {
-		obs.Stopping()
+		obs.Stopping(ctx)
 	}
 }

@@ -12,25 +12,28 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
-	"syscall"
 	"time"
 
 	"github.com/go-chi/chi/v5"
 	"go.uber.org/fx"
 
+	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
+
+// drainTimeout bounds the drain on stop: /slow may take 60 s, and the
+// unit's TimeoutStopSec= is 70 s.
+const drainTimeout = 65 * time.Second
 
 // run is main without os.Exit, so that tests can drive it.
 func run(args []string, stderr io.Writer) int {
@@ -46,7 +49,7 @@ func run(args []string, stderr io.Writer) int {
 	cfg, err := LoadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintf(stderr, "chi-server: %v\n", err)
-		reportFailure(env, err)
+		sdlife.ReportStartFailure(env, err)
 		return 1
 	}
 	live := newLiveConfig(*configPath, cfg)
@@ -56,20 +59,21 @@ func run(args []string, stderr io.Writer) int {
 
 	app := fx.New(
 		fx.NopLogger, // fx's own event log; the service logs through slog
+		fxmodule.Module,
+		fx.StopTimeout(drainTimeout+5*time.Second), // fx's default 15 s would cut the drain short
 		fx.Supply(logger),
-		fx.Supply(fxmodule.Config{
+		fx.Supply(sdlife.Options{
 			Environment: &env,
-			Serve: &fxmodule.ServeConfig{
-				Address:      cfg.Listen,
+			Listen:      httpadapter.ListenConfig{Address: cfg.Listen},
+			Server: httpadapter.ServerConfig{
 				Server:       &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
-				DrainTimeout: 65 * time.Second, // /slow may take 60 s; the unit's TimeoutStopSec is 70 s
+				DrainTimeout: drainTimeout,
 			},
 		}),
-		fxmodule.Module,
 		fx.Supply(live),
+		fxmodule.AsReloader[*liveConfig](),
 		fx.Provide(
 			fx.Annotate(newRouter, fx.As(new(http.Handler))),
-			fxmodule.AsReloader(func(l *liveConfig) fxmodule.Reloader { return fxmodule.ReloadFunc(l.Reload) }),
 			fxmodule.AsHealthCheck(func(l *liveConfig) httpadapter.Check {
 				return httpadapter.Check{Name: "down_file", Func: l.DownFileCheck}
 			}),
@@ -77,7 +81,7 @@ func run(args []string, stderr io.Writer) int {
 	)
 	if err := app.Err(); err != nil {
 		fmt.Fprintf(stderr, "chi-server: %v\n", err)
-		reportFailure(env, err)
+		sdlife.ReportStartFailure(env, err)
 		return 1
 	}
 
@@ -106,22 +110,4 @@ func newRouter(live *liveConfig, health *httpadapter.Health, ready *httpadapter.
 	r.Method(http.MethodGet, "/readyz", ready.Handler())
 	routes(r, live)
 	return r
-}
-
-// reportFailure tells the manager why the service could not start, before
-// fx (and with it fxmodule) is up: a bad configuration file.
-func reportFailure(env lifecycle.Environment, err error) {
-	n, nerr := lifecycle.NewNotifier(env)
-	if nerr != nil {
-		return
-	}
-	defer n.Close()
-	n.Status("Failed to start: " + err.Error())
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		n.Errno(errno)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	n.Barrier(ctx) // the STATUS must arrive before the process is gone
 }
