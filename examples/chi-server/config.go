@@ -11,8 +11,8 @@ import (
 	"path/filepath"
 )
 
-// Config is the service's configuration file (see
-// shared/example-contract.md). Unknown fields are an error, so a typo
+// Config is the service's configuration file (see README.md in this
+// directory). Unknown fields are an error, so a typo
 // cannot silently fall back to a default.
 type Config struct {
 	// Listen is the address bound when systemd handed over no listener.

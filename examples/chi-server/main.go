@@ -1,8 +1,8 @@
 // Command chi-server is an HTTP service built on sdlife: an fx
 // application with a chi router that systemd starts, reloads, watches and
 // restarts without losing a request. Its interface (flags, config,
-// endpoints, what systemd sees) is described in README.md at the root of
-// the repository; the unit files are in deploy/units.
+// endpoints, what systemd sees) is described in README.md in this
+// directory; the unit files are in deploy/units.
 //
 // Run it without systemd and it serves on 127.0.0.1:8080, saying once in
 // its log that notifications are off:
