@@ -138,7 +138,7 @@ func parseFDNames(s string, n int) ([]string, error) {
 	}
 	for i, p := range parts {
 		if !ValidFDName(p) {
-			return nil, fmt.Errorf("lifecycle: LISTEN_FDNAMES: name %d %q: %w", i, p, ErrInvalidName)
+			return nil, fmt.Errorf("%w in LISTEN_FDNAMES: name %d %q", ErrInvalidName, i, p)
 		}
 		names[i] = p
 	}

@@ -43,7 +43,7 @@ func NewNotifier(env Environment) (*Notifier, error) {
 		return nil, err
 	}
 	if !platformSupported {
-		return nil, fmt.Errorf("lifecycle: NOTIFY_SOCKET is set: %w", ErrUnsupported)
+		return nil, fmt.Errorf("%w, but NOTIFY_SOCKET is set", ErrUnsupported)
 	}
 	n.addr = addr
 	n.buf = make([]byte, 0, MaxMessageSize)
@@ -125,7 +125,7 @@ func (n *Notifier) Status(text string) (sent bool, err error) {
 	defer n.mu.Unlock()
 	n.buf = appendStatus(n.buf[:0], text)
 	if len(n.buf) > MaxMessageSize {
-		return false, fmt.Errorf("lifecycle: STATUS of %d bytes: %w", len(text), ErrMessageTooLarge)
+		return false, fmt.Errorf("%w: STATUS of %d bytes", ErrMessageTooLarge, len(text))
 	}
 	return n.sendLocked(n.buf, nil)
 }
@@ -331,7 +331,7 @@ func (n *Notifier) sendText(key, value string) (bool, error) {
 		return false, err
 	}
 	if len(key)+1+len(value) > MaxMessageSize {
-		return false, fmt.Errorf("lifecycle: %s: %w", key, ErrMessageTooLarge)
+		return false, fmt.Errorf("%w: %s", ErrMessageTooLarge, key)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
