@@ -1,0 +1,50 @@
+// Package sdlife makes an HTTP service a first-class systemd service, in a
+// few lines around the router it already has:
+//
+//	svc, err := sdlife.New(sdlife.Options{Listen: httpadapter.ListenConfig{Address: "127.0.0.1:8080"}})
+//	if err != nil {
+//		return err
+//	}
+//	r.Method(http.MethodGet, "/healthz", svc.Health().Handler())
+//	r.Method(http.MethodGet, "/readyz", svc.Readiness().Handler())
+//	svc.AddReloader(config) // anything with Reload(ctx) error
+//	return svc.Run(ctx, r)
+//
+// Start here: New builds a Service, Run runs its whole life. Under fx,
+// package fxmodule does the same from fx hooks. The packages below are
+// the parts, for those who assemble their own: lifecycle (the sd_notify
+// protocol, socket activation, the fd store), lifecycle/sdtest (a fake
+// manager for tests), httpadapter (counters, STATUS=, probes, listener,
+// the zero-loss drain).
+//
+// # What the manager sees
+//
+//   - READY=1 once the listener accepts connections and every start hook
+//     has returned; `systemctl start` returns when the service serves.
+//     A failed start sends STATUS=start failed: <error> and ERRNO= when
+//     the error wraps a syscall.Errno.
+//   - STATUS=<Phase>: <N> requests, <M> in flight, <R> req/s[; <note>],
+//     refreshed at most once per Options.StatusInterval, with transitions
+//     at once. Notes say what is wrong: a failed reload, failing health
+//     checks, a server that stopped.
+//   - SIGHUP or Service.Reload: RELOADING=1 with MONOTONIC_USEC=, every
+//     Reloader in turn, then READY=1, as Type=notify-reload expects.
+//     Reloads never overlap; requests during one cause exactly one more.
+//     A failing reloader leaves the service serving its previous state.
+//   - With WatchdogSec=, WATCHDOG=1 every half interval, but only right
+//     after every health check passed; while unhealthy the pings stop and
+//     the manager restarts the service.
+//   - SIGTERM or SIGINT, at any time from Start on: STOPPING=1, the
+//     readiness probe says 503, the server drains without losing a
+//     request (httpadapter.Server.Shutdown), then the process exits 0.
+//     While starting, READY=1 is never sent.
+//   - The listener is stored in the fd store (when the unit enables it),
+//     so a restart never closes the socket: clients wait in the backlog.
+//
+// # One state
+//
+// A Service is in one State at a time (New, Starting, Ready, Reloading,
+// Stopping, Stopped). Every transition sets the readiness probe, the
+// STATUS= phase and sends the notification that belongs to it, in one
+// place, so they cannot disagree.
+package sdlife
