@@ -55,6 +55,13 @@ type Options struct {
 	// Fatal fails. Zero is FatalStopPinging.
 	FatalCheck FatalPolicy
 
+	// RestartResetAfter is how long every health check must have passed
+	// before the Service sends RESTART_RESET=1 (systemd >= 258), once, so
+	// that the RestartSteps= backoff of a unit starts again from
+	// RestartSec= after a crash loop the service recovered from. Zero
+	// means DefaultRestartResetAfter; negative never sends it.
+	RestartResetAfter time.Duration
+
 	// BarrierTimeout bounds the wait, at the very end of Stop, until the
 	// manager has processed every notification sent (BARRIER=1), so the
 	// final STATUS= is not lost when the process exits. Zero means one
@@ -129,6 +136,16 @@ func (o *Options) statusInterval() time.Duration {
 		return time.Second
 	}
 	return o.StatusInterval
+}
+
+// DefaultRestartResetAfter is Options.RestartResetAfter's default.
+const DefaultRestartResetAfter = time.Minute
+
+func (o *Options) restartResetAfter() time.Duration {
+	if o.RestartResetAfter == 0 {
+		return DefaultRestartResetAfter
+	}
+	return max(o.RestartResetAfter, 0)
 }
 
 func (o *Options) barrierTimeout() time.Duration {

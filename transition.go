@@ -51,13 +51,13 @@ func (s *Service) enterLocked(next State) (entered bool, err error) {
 	return true, err
 }
 
-// startServing starts what runs only while the service is up: the
-// watchdog pings. s.mu is held.
+// startServing starts what runs only while the service is up: the health
+// loop, for the watchdog and RESTART_RESET=1. s.mu is held.
 func (s *Service) startServing() {
 	close(s.ready)
-	if s.watchdog.Enabled() {
+	if period := s.healthPeriod(); period > 0 {
 		s.wg.Add(1)
-		go s.watchdogLoop(s.watchdog.PingInterval())
+		go s.healthLoop(period)
 	}
 	s.log.Info("sdlife: ready")
 }
