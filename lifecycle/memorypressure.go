@@ -63,7 +63,8 @@ func (e Environment) MemoryPressure() (MemoryPressure, error) {
 }
 
 // decodeTrigger decodes $MEMORY_PRESSURE_WRITE. Like libsystemd it skips
-// white space; padding may be left out.
+// white space; padding may be left out, but bits past the data must be
+// zero (a canonical encoding).
 func decodeTrigger(s string) ([]byte, error) {
 	s = strings.Map(func(r rune) rune {
 		switch r {
@@ -79,7 +80,7 @@ func decodeTrigger(s string) ([]byte, error) {
 	if len(s)%4 != 0 {
 		enc = base64.RawStdEncoding
 	}
-	b, err := enc.DecodeString(s)
+	b, err := enc.Strict().DecodeString(s)
 	if err != nil {
 		return nil, fmt.Errorf("lifecycle: MEMORY_PRESSURE_WRITE: not base64: %w", err)
 	}
