@@ -17,6 +17,13 @@ type Environment struct {
 	ListenFDNames string // $LISTEN_FDNAMES: colon-separated names of the passed descriptors.
 	FDStore       string // $FDSTORE: the fd store's size (systemd >= 254).
 
+	// MemoryPressureWatch is $MEMORY_PRESSURE_WATCH: the file, FIFO or
+	// socket to watch for memory pressure (MemoryPressureWatch=, systemd
+	// >= 254). MemoryPressureWrite is $MEMORY_PRESSURE_WRITE: base64 data
+	// to write to it after opening, usually the PSI trigger.
+	MemoryPressureWatch string
+	MemoryPressureWrite string
+
 	// PID is the process's own ID, compared with LISTEN_PID and
 	// WATCHDOG_PID. ReadEnvironment sets it to os.Getpid().
 	PID int
@@ -33,7 +40,10 @@ func ReadEnvironment() Environment {
 		ListenFDs:     os.Getenv("LISTEN_FDS"),
 		ListenFDNames: os.Getenv("LISTEN_FDNAMES"),
 		FDStore:       os.Getenv("FDSTORE"),
-		PID:           os.Getpid(),
+
+		MemoryPressureWatch: os.Getenv("MEMORY_PRESSURE_WATCH"),
+		MemoryPressureWrite: os.Getenv("MEMORY_PRESSURE_WRITE"),
+		PID:                 os.Getpid(),
 	}
 }
 

@@ -44,6 +44,8 @@ type Manager struct {
 	conn      *net.UnixConn
 	readDone  chan struct{}
 	closed    bool
+
+	pressure *os.File // the memory pressure FIFO, held read-write; nil without WithMemoryPressure
 }
 
 type config struct {
@@ -51,6 +53,7 @@ type config struct {
 	watchdog   time.Duration
 	fdStoreMax int // -1: do not export $FDSTORE
 	onMessage  func(Message)
+	pressure   bool
 }
 
 // Option configures a Manager.
@@ -74,6 +77,11 @@ func WithFDStore(max int) Option { return func(c *config) { c.fdStoreMax = max }
 // goroutine, before the next message is read and before a barrier that
 // follows it is released.
 func WithOnMessage(fn func(Message)) Option { return func(c *config) { c.onMessage = fn } }
+
+// WithMemoryPressure exports $MEMORY_PRESSURE_WATCH naming a FIFO, as a
+// unit with Environment=MEMORY_PRESSURE_WATCH= would; SignalMemoryPressure
+// then sends an event through it.
+func WithMemoryPressure() Option { return func(c *config) { c.pressure = true } }
 
 // NewManager starts a fake manager listening on a fresh socket and closes
 // it when the test ends. It fails the test if the socket cannot be created.
@@ -111,11 +119,54 @@ func start(tb testing.TB, opts []Option) (*Manager, error) {
 		m.dir = dir
 		m.addr = filepath.Join(dir, "notify")
 	}
+	if cfg.pressure {
+		if err := m.makePressureFIFO(); err != nil {
+			os.RemoveAll(m.dir)
+			return nil, err
+		}
+	}
 	if err := m.listen(); err != nil {
+		if m.pressure != nil {
+			m.pressure.Close()
+		}
 		os.RemoveAll(m.dir)
 		return nil, err
 	}
 	return m, nil
+}
+
+// makePressureFIFO creates the memory pressure FIFO and holds it open
+// read-write, so events can be sent before and after a watcher opens it.
+func (m *Manager) makePressureFIFO() error {
+	if m.dir == "" {
+		dir, err := os.MkdirTemp("", "sdtest")
+		if err != nil {
+			return err
+		}
+		m.dir = dir
+	}
+	path := filepath.Join(m.dir, "memory.pressure")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return fmt.Errorf("mkfifo %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	m.pressure = f
+	return nil
+}
+
+// SignalMemoryPressure sends one memory pressure event through the FIFO
+// made by WithMemoryPressure. It fails the test without that option.
+func (m *Manager) SignalMemoryPressure() {
+	if m.pressure == nil {
+		m.fatalf("SignalMemoryPressure needs WithMemoryPressure")
+		return
+	}
+	if _, err := m.pressure.Write([]byte{'!'}); err != nil {
+		m.fatalf("signal memory pressure: %v", err)
+	}
 }
 
 // fatalf fails the test, or panics for a Manager made by Start.
@@ -167,6 +218,9 @@ func (m *Manager) Environment() lifecycle.Environment {
 	}
 	if m.cfg.fdStoreMax >= 0 {
 		env.FDStore = strconv.Itoa(m.cfg.fdStoreMax)
+	}
+	if m.pressure != nil {
+		env.MemoryPressureWatch = m.pressure.Name()
 	}
 	return env
 }
@@ -323,6 +377,9 @@ func (m *Manager) Close() error {
 	}
 	for _, n := range m.notifiers {
 		n.Close()
+	}
+	if m.pressure != nil {
+		m.pressure.Close()
 	}
 	m.stored, m.held, m.notifiers = nil, nil, nil
 	m.cond.Broadcast()

@@ -37,6 +37,9 @@ func WithFDStore(int) Option { return func() {} }
 // WithOnMessage is a no-op outside Linux.
 func WithOnMessage(func(Message)) Option { return func() {} }
 
+// WithMemoryPressure is a no-op outside Linux.
+func WithMemoryPressure() Option { return func() {} }
+
 // NewManager skips the test: the fake needs Linux.
 func NewManager(tb testing.TB, _ ...Option) *Manager {
 	tb.Helper()
@@ -66,4 +69,5 @@ func (*Manager) Files() *lifecycle.Files                      { return nil }
 func (*Manager) HoldBarriers()                                {}
 func (*Manager) ReleaseBarriers()                             {}
 func (*Manager) Replace()                                     {}
+func (*Manager) SignalMemoryPressure()                        {}
 func (*Manager) Close() error                                 { return nil }

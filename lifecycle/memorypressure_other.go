@@ -1,0 +1,29 @@
+//go:build !linux
+
+package lifecycle
+
+import "context"
+
+// MemoryPressureWatcher is an armed memory pressure watch; it needs Linux.
+type MemoryPressureWatcher struct{}
+
+func watchMemoryPressure(_ context.Context, mp MemoryPressure, _ func(), _ func(int) error) (*MemoryPressureWatcher, error) {
+	if !mp.Enabled() {
+		return nil, nil
+	}
+	return nil, ErrUnsupported
+}
+
+func isPSIFilesystem(int) error { return ErrUnsupported }
+
+// Source reports what kind of file the watch opened.
+func (*MemoryPressureWatcher) Source() MemoryPressureSource { return 0 }
+
+// Done is nil: there is never a watch to stop.
+func (*MemoryPressureWatcher) Done() <-chan struct{} { return nil }
+
+// Err is always nil.
+func (*MemoryPressureWatcher) Err() error { return nil }
+
+// Close is a no-op.
+func (*MemoryPressureWatcher) Close() error { return nil }
