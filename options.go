@@ -62,6 +62,11 @@ type Options struct {
 	// means DefaultRestartResetAfter; negative never sends it.
 	RestartResetAfter time.Duration
 
+	// MemoryPressureInterval is the shortest time between two reactions
+	// to memory pressure (see MemoryReleaser); events in between are
+	// counted but not acted on. Zero means DefaultMemoryPressureInterval.
+	MemoryPressureInterval time.Duration
+
 	// BarrierTimeout bounds the wait, at the very end of Stop, until the
 	// manager has processed every notification sent (BARRIER=1), so the
 	// final STATUS= is not lost when the process exits. Zero means one
@@ -123,8 +128,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("%w: Server.Notifier, Readiness and Logger are the Service's", ErrInvalidOptions)
 	case sc.Ready != httpadapter.ReadyOnStart:
 		return fmt.Errorf("%w: Server.Ready: the Service announces READY=1 and STOPPING=1 itself", ErrInvalidOptions)
-	case o.StatusInterval < 0 || o.ReloadTimeout < 0:
-		return fmt.Errorf("%w: negative StatusInterval or ReloadTimeout", ErrInvalidOptions)
+	case o.StatusInterval < 0 || o.ReloadTimeout < 0 || o.MemoryPressureInterval < 0:
+		return fmt.Errorf("%w: negative StatusInterval, ReloadTimeout or MemoryPressureInterval", ErrInvalidOptions)
 	case o.FatalCheck != FatalStopPinging && o.FatalCheck != FatalTrigger:
 		return fmt.Errorf("%w: unknown FatalPolicy %d", ErrInvalidOptions, o.FatalCheck)
 	}
@@ -146,6 +151,13 @@ func (o *Options) restartResetAfter() time.Duration {
 		return DefaultRestartResetAfter
 	}
 	return max(o.RestartResetAfter, 0)
+}
+
+func (o *Options) memoryPressureInterval() time.Duration {
+	if o.MemoryPressureInterval <= 0 {
+		return DefaultMemoryPressureInterval
+	}
+	return o.MemoryPressureInterval
 }
 
 func (o *Options) barrierTimeout() time.Duration {

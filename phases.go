@@ -42,6 +42,7 @@ func (s *Service) Start(context.Context) error {
 	signal.Notify(s.term, syscall.SIGTERM, syscall.SIGINT)
 	s.wg.Add(1)
 	go s.loop()
+	s.watchMemoryPressure()
 	s.log.Debug("sdlife: starting", "notify_socket", s.notifier.Address(), "watchdog", s.watchdog.Interval)
 	return nil
 }
@@ -222,6 +223,9 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 	signal.Stop(s.hup)
 	signal.Stop(s.term)
+	if err := s.stopMemoryPressure(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := s.health.Wait(ctx); err != nil {
 		errs = append(errs, err)
 	}

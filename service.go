@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/lifecycle"
@@ -19,6 +20,7 @@ import (
 // A Service runs once.
 type Service struct {
 	opts      Options
+	env       lifecycle.Environment
 	log       *slog.Logger
 	notifier  *lifecycle.Notifier
 	files     *lifecycle.Files
@@ -48,6 +50,11 @@ type Service struct {
 	server    *httpadapter.Server // guarded by mu; set by Serve
 	serveWG   sync.WaitGroup      // the goroutine watching the server
 	notes     [noteCount]string   // guarded by mu; the STATUS note's parts
+
+	releasers    []MemoryReleaser                 // guarded by mu
+	pressure     *lifecycle.MemoryPressureWatcher // nil: no watch
+	lastPressure time.Time                        // guarded by mu; the last reaction
+	pressureNote *time.Timer                      // guarded by mu; clears the STATUS note
 }
 
 // The parts of the STATUS= note, in the order they appear.
@@ -57,6 +64,7 @@ const (
 	noteReload
 	noteHealth
 	noteServe
+	notePressure
 	noteCount
 )
 
@@ -102,6 +110,7 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 	counters := httpadapter.NewCounters()
 	s := &Service{
 		opts:      opts,
+		env:       env,
 		log:       log,
 		notifier:  n,
 		files:     files,

@@ -32,8 +32,8 @@ import (
 // *httpadapter.StatusReporter. When the application provides an
 // http.Handler, the Service serves it (sdlife.Service.Serve) from an
 // OnStart hook and drains it when the stop begins, before any OnStop hook
-// of the application runs. Members of the
-// "reloaders" and "health_checks" value groups are added to the Service.
+// of the application runs. Members of the "reloaders", "health_checks"
+// and "memory_releasers" value groups are added to the Service.
 //
 // Module must be placed at the top level of fx.New, not inside another
 // fx.Module: fx.New fails with an error saying so otherwise (see the
@@ -53,6 +53,9 @@ const (
 	ReloadersGroup = "reloaders"
 	// HealthChecksGroup collects httpadapter.Checks; see AsHealthCheck.
 	HealthChecksGroup = "health_checks"
+	// MemoryReleasersGroup collects sdlife.MemoryReleasers; see
+	// AsMemoryReleaser.
+	MemoryReleasersGroup = "memory_releasers"
 )
 
 // AsReloader adds the value of type T, which the application provides
@@ -65,6 +68,17 @@ func AsReloader[T sdlife.Reloader]() fx.Option {
 	return fx.Provide(fx.Annotate(
 		func(v T) sdlife.Reloader { return v },
 		fx.ResultTags(`group:"`+ReloadersGroup+`"`),
+	))
+}
+
+// AsMemoryReleaser adds the value of type T, which the application
+// provides itself, to the "memory_releasers" group, so that it is asked to
+// release memory under memory pressure. The value stays available by its
+// own type, as the same instance.
+func AsMemoryReleaser[T sdlife.MemoryReleaser]() fx.Option {
+	return fx.Provide(fx.Annotate(
+		func(v T) sdlife.MemoryReleaser { return v },
+		fx.ResultTags(`group:"`+MemoryReleasersGroup+`"`),
 	))
 }
 
@@ -125,6 +139,7 @@ type registerParams struct {
 	Handler    http.Handler        `optional:"true"`
 	Reloaders  []sdlife.Reloader   `group:"reloaders"`
 	Checks     []httpadapter.Check `group:"health_checks"`
+	Releasers  []sdlife.MemoryReleaser `group:"memory_releasers"`
 }
 
 func register(p registerParams) error {
@@ -140,6 +155,9 @@ func register(p registerParams) error {
 	}
 	for _, c := range p.Checks {
 		s.AddHealthCheck(c)
+	}
+	for _, r := range p.Releasers {
+		s.AddMemoryReleaser(r)
 	}
 	if err := t.attach(&adapter{svc: s, shutdowner: p.Shutdowner}); err != nil {
 		return err

@@ -1,0 +1,89 @@
+package sdlife_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sdlife/sdlife"
+	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/lifecycle/sdtest"
+)
+
+// An event from the manager's watch (a FIFO here, as MemoryPressureWatch=
+// allows) runs the releasers once per interval and puts "memory pressure"
+// into STATUS=.
+func TestMemoryPressureReaction(t *testing.T) {
+	m := sdtest.NewManager(t, sdtest.WithMemoryPressure())
+	var logs syncBuffer
+	env := m.Environment()
+	svc, err := sdlife.New(sdlife.Options{
+		Environment:            &env,
+		Listen:                 httpadapter.ListenConfig{Address: "127.0.0.1:0"},
+		MemoryPressureInterval: time.Hour, // the events after the first are rate-limited
+		StatusInterval:         10 * time.Millisecond,
+		Logger:                 slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var released atomic.Int32
+	svc.AddMemoryReleaser(sdlife.ReleaseMemoryFunc(func(context.Context) error {
+		released.Add(1)
+		return nil
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- svc.Run(ctx, http.NotFoundHandler()) }()
+	wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer wcancel()
+	if _, err := m.Wait(wctx, sdtest.Has("READY", "1")); err != nil {
+		t.Fatal(err)
+	}
+	m.SignalMemoryPressure()
+	pressure := func(msg sdtest.Message) bool {
+		v, _ := msg.Get("STATUS")
+		return strings.Contains(v, "memory pressure")
+	}
+	if _, err := m.Wait(wctx, pressure); err != nil {
+		t.Fatalf("STATUS never said memory pressure: %v", err)
+	}
+	m.SignalMemoryPressure()
+	m.SignalMemoryPressure()
+	for strings.Count(logs.String(), "rate-limited") < 2 {
+		if wctx.Err() != nil {
+			t.Fatalf("the second and third event were not seen:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if n := released.Load(); n != 1 {
+		t.Errorf("releasers ran %d times, want 1 (rate-limited)", n)
+	}
+}
+
+// syncBuffer is a log sink safe for the Service's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
