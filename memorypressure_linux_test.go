@@ -53,11 +53,11 @@ func TestMemoryPressureReaction(t *testing.T) {
 	if _, err := m.Wait(wctx, pressure); err != nil {
 		t.Fatalf("STATUS never said memory pressure: %v", err)
 	}
+	m.SignalMemoryPressure() // may coalesce with another into one wake-up
 	m.SignalMemoryPressure()
-	m.SignalMemoryPressure()
-	for strings.Count(logs.String(), "rate-limited") < 2 {
+	for !strings.Contains(logs.String(), "rate-limited") {
 		if wctx.Err() != nil {
-			t.Fatalf("the second and third event were not seen:\n%s", logs.String())
+			t.Fatalf("the later events were not seen:\n%s", logs.String())
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
