@@ -87,6 +87,9 @@ type ListenResult struct {
 	// bound elsewhere. The socket unit owns the address, so its listener
 	// is used anyway; "" when the addresses agree.
 	Mismatch string
+	// Adopted is how many connections an earlier process handed over
+	// (see ConnStore) Listener returns from Accept before new ones.
+	Adopted int
 }
 
 // Notice is one line for the log and STATUS about a replaced listener or
@@ -126,6 +129,12 @@ func Listen(cfg ListenConfig) (net.Listener, Source, error) {
 // cfg.Name with FDPOLL=0, so that the next start of the service gets the
 // same socket back and the kernel queues connections in between. cfg is
 // not modified.
+//
+// Connections an earlier process handed to the store (ConnStore) are
+// taken back (cfg.AdoptConns) and removed from the store; when there are
+// any, the returned Listener is a NewHandoverListener that yields them
+// from Accept first (ListenResult.Adopted says how many), so its type is
+// then not *net.TCPListener.
 //
 // # Where the descriptor came from
 //
@@ -238,6 +247,14 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 		}
 	}
 	res.Listener, res.Source = l, src
+	conns, err := c.AdoptConns()
+	if err != nil {
+		l.Close()
+		return ListenResult{}, err
+	}
+	if len(conns) > 0 {
+		res.Listener, res.Adopted = NewHandoverListener(l, conns), len(conns)
+	}
 	if res.Replaced != nil {
 		log.Warn("httpadapter: "+res.Notice(), "name", c.Name, "from", res.Replaced.String(), "to", l.Addr().String())
 	}
