@@ -232,16 +232,15 @@ func NewHandoverListener(l net.Listener, conns []net.Conn) net.Listener {
 
 type handoverListener struct {
 	net.Listener
-	mu     sync.Mutex
-	conns  []net.Conn // not accepted yet
-	closed bool
+	mu    sync.Mutex
+	conns []net.Conn // not accepted yet; nil once closed
 }
 
 var _ net.Listener = (*handoverListener)(nil)
 
 func (l *handoverListener) Accept() (net.Conn, error) {
 	l.mu.Lock()
-	if !l.closed && len(l.conns) > 0 {
+	if len(l.conns) > 0 {
 		c := l.conns[0]
 		l.conns[0] = nil
 		l.conns = l.conns[1:]
@@ -255,7 +254,7 @@ func (l *handoverListener) Accept() (net.Conn, error) {
 func (l *handoverListener) Close() error {
 	l.mu.Lock()
 	conns := l.conns
-	l.conns, l.closed = nil, true
+	l.conns = nil
 	l.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
