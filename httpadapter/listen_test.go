@@ -655,3 +655,31 @@ func TestListenActivationAddressMismatch(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAddrMatches: no panic, and a TCP address always matches itself.
+func FuzzAddrMatches(f *testing.F) {
+	f.Add("tcp", "127.0.0.1:8080")
+	f.Add("tcp4", ":0")
+	f.Add("tcp6", "[fe80::1%eth0]:http")
+	f.Add("unix", "@x")
+	f.Add("unix", "../x.sock")
+	f.Fuzz(func(t *testing.T, network, address string) {
+		host, port, err := net.SplitHostPort(address)
+		if err == nil && host != "" && net.ParseIP(strings.SplitN(host, "%", 2)[0]) == nil {
+			return // a name: resolving it would query DNS
+		}
+		if _, perr := strconv.ParseUint(port, 10, 16); err == nil && perr != nil {
+			return // a named port: resolving it reads /etc/services, fine, but skip the slow path
+		}
+		for _, a := range []net.Addr{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, &net.UnixAddr{Name: "/x", Net: "unix"}} {
+			_, _ = AddrMatches(a, network, address)
+		}
+		a, err := net.ResolveTCPAddr("tcp", address)
+		if err != nil || a.Port == 0 || a.IP == nil || strings.Contains(address, "%") {
+			return
+		}
+		if ok, err := AddrMatches(a, "tcp", a.String()); !ok || err != nil {
+			t.Fatalf("%v does not match its own string %q: %v", a, a.String(), err)
+		}
+	})
+}
