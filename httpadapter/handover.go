@@ -101,7 +101,11 @@ func (s *ConnStore) Room() int {
 // connections are stored with polling on (no FDPOLL=0): the manager drops
 // a stored connection that reports POLLHUP or POLLERR, that is one the
 // peer reset or that is closed for good; the next process could not serve
-// it anyway, and it no longer takes a place in the store.
+// it anyway, and it no longer takes a place in the store. A peer's
+// orderly close (FIN) raises no POLLHUP: such a connection stays stored
+// until the next process finds it closed (AdoptConns). Success means the
+// messages were queued; before exiting, Notifier.Barrier confirms that
+// the manager has read them.
 func (s *ConnStore) Store(conns []net.Conn) (stored, rest []net.Conn, err error) {
 	if s == nil || len(conns) == 0 {
 		return nil, conns, nil
