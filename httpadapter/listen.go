@@ -1,12 +1,17 @@
 package httpadapter
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/sdlife/sdlife/lifecycle"
 )
@@ -48,9 +53,11 @@ type ListenConfig struct {
 	Name string
 	// Network is "tcp" (zero), "tcp4", "tcp6" or "unix".
 	Network string
-	// Address is bound when the manager handed nothing named Name over:
-	// "host:port" for TCP, a path or "@abstract" name for unix. It may be
-	// empty only when a descriptor is always handed over.
+	// Address is the address to serve: "host:port" for TCP, a path or
+	// "@abstract" name for unix. It is bound when the manager handed
+	// nothing named Name over, or when the fd store handed back a listener
+	// bound elsewhere (see Listen). It may be empty only when a descriptor
+	// is always handed over; then any passed listener is used.
 	Address string
 	// Files holds the descriptors the manager passed (lifecycle.TakeFiles).
 	// Nil means none.
@@ -67,23 +74,73 @@ type ListenConfig struct {
 	Logger *slog.Logger
 }
 
+// ListenResult is what Listen found, and what it had to change.
+type ListenResult struct {
+	Listener net.Listener
+	Source   Source
+	// Replaced is the address of a listener the fd store handed back that
+	// was not bound to ListenConfig.Address: Listen closed it, removed it
+	// from the store and bound Address instead (Source is then
+	// SourceBound). Nil when nothing was replaced.
+	Replaced net.Addr
+	// Mismatch is ListenConfig.Address when the socket unit's listener is
+	// bound elsewhere. The socket unit owns the address, so its listener
+	// is used anyway; "" when the addresses agree.
+	Mismatch string
+	// Adopted is how many connections an earlier process handed over
+	// (see ConnStore) Listener returns from Accept before new ones.
+	Adopted int
+}
+
+// Notice is one line for the log and STATUS about a replaced listener or
+// an address mismatch, or "" when there is nothing to say.
+func (r ListenResult) Notice() string {
+	switch {
+	case r.Replaced != nil && r.Listener != nil:
+		return "listen address changed from " + r.Replaced.String() + " to " + r.Listener.Addr().String()
+	case r.Mismatch != "" && r.Listener != nil:
+		return "listening on " + r.Listener.Addr().String() + " as the socket unit says, not on the configured " + r.Mismatch
+	}
+	return ""
+}
+
+// removeTimeout bounds the wait for the manager to close a replaced
+// listener, whose address may overlap the one to bind.
+const removeTimeout = 5 * time.Second
+
+// Listen is cfg.Listen without the report: the listener and its Source.
+// The Logger still receives the line about a replaced listener or an
+// address mismatch.
+func Listen(cfg ListenConfig) (net.Listener, Source, error) {
+	r, err := cfg.Listen()
+	return r.Listener, r.Source, err
+}
+
 // Listen returns the service's listening socket, in one call:
 //
 //  1. a descriptor named cfg.Name that the manager passed in cfg.Files
 //     (socket activation, or the fd store after a restart: both arrive
-//     through $LISTEN_FDS, socket-unit descriptors first);
+//     through $LISTEN_FDS, socket-unit descriptors first), when it is
+//     bound to cfg.Address (see "The configured address wins");
 //  2. otherwise a socket bound to cfg.Address (for a unix path, a stale
 //     socket file left by a dead process is removed first, see below);
 //
 // and then, when the fd store is enabled, stores the listener under
 // cfg.Name with FDPOLL=0, so that the next start of the service gets the
-// same socket back and the kernel queues connections in between.
+// same socket back and the kernel queues connections in between. cfg is
+// not modified.
+//
+// Connections an earlier process handed to the store (ConnStore) are
+// taken back (cfg.AdoptConns) and removed from the store; when there are
+// any, the returned Listener is a NewHandoverListener that yields them
+// from Accept first (ListenResult.Adopted says how many), so its type is
+// then not *net.TCPListener.
 //
 // # Where the descriptor came from
 //
 // The manager does not say whether a passed descriptor came from a socket
-// unit or from the fd store; Listen guesses, and the guess decides only
-// the reported Source and whether to store:
+// unit or from the fd store; Listen guesses, and the guess decides the
+// reported Source, whether to store, and what a differing address means:
 //
 //   - One descriptor named Name: from the fd store if the store is
 //     enabled (cfg.FDStore.Enabled()), else from socket activation. It is
@@ -100,9 +157,33 @@ type ListenConfig struct {
 //     (FDSTOREREMOVE). Nothing is stored in this case; the socket unit
 //     keeps its socket.
 //
-// A descriptor from the store keeps the address it was bound to: after
-// changing Address, clear the store (systemctl stop, or systemctl clean
-// --what=fdstore) so that the new address is bound.
+// # The configured address wins
+//
+// A listener from the fd store that is not bound to cfg.Address is closed
+// and removed from the store (FDSTOREREMOVE, then a barrier so that the
+// manager has closed its copy before the new address, which may overlap
+// the old one, is bound); cfg.Address is bound and stored instead, and
+// ListenResult.Replaced holds the old address. A socket unit owns its
+// address: its listener is used whatever cfg.Address says, and a
+// difference is reported in ListenResult.Mismatch. Both are logged. An
+// empty cfg.Address accepts any passed listener.
+//
+// Addresses are compared after resolution, as the kernel would see them:
+// "localhost:8080" matches a socket on 127.0.0.1:8080 or [::1]:8080; a
+// wildcard host ("", "0.0.0.0", "::") matches a socket bound to a
+// wildcard address of the network's family (any family for "tcp", whose
+// wildcard listens on both); a named port is looked up. Port 0 (or no
+// port) means "any port": a stored socket on the configured host is kept
+// whatever its port, so that the port stays the same across restarts. A
+// unix path matches the path the socket was bound to (a relative path
+// also matches its absolute form). A host name that does not resolve
+// cannot be compared: the passed listener is kept, with a warning.
+//
+// A unit with both a socket unit and FileDescriptorStoreMax= gets one
+// descriptor on its first start, which Listen attributes to the store: if
+// its address differs from cfg.Address, the socket unit's listener is
+// replaced. Keep cfg.Address empty or equal to ListenStream= in such
+// units.
 //
 // # Unix sockets
 //
@@ -112,38 +193,97 @@ type ListenConfig struct {
 // regular file or a live socket is an error. Another process could bind
 // the path between the check and the removal; services that can race for
 // a path need a lock of their own. When the listener is stored, closing
-// it does not remove the path, which the stored socket still serves.
+// it does not remove the path, which the stored socket still serves. A
+// replaced unix listener's old path is removed the same way, when stale.
 //
 // An error from the manager's descriptors (one named Name that is not a
 // listening socket, say) is returned, not papered over by binding.
-func Listen(cfg ListenConfig) (net.Listener, Source, error) {
-	if err := cfg.normalize(); err != nil {
-		return nil, 0, err
+func (cfg *ListenConfig) Listen() (ListenResult, error) {
+	c := *cfg
+	if err := c.normalize(); err != nil {
+		return ListenResult{}, err
 	}
-	log := cfg.Logger
+	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	l, src, err := cfg.handedOver(log)
+	l, src, err := c.handedOver(log)
 	if err != nil {
-		return nil, 0, err
+		return ListenResult{}, err
+	}
+	var res ListenResult
+	if l != nil && c.Address != "" {
+		match, err := AddrMatches(l.Addr(), c.Network, c.Address)
+		switch {
+		case err != nil:
+			log.Warn("httpadapter: cannot compare the passed listener with the configured address; using it",
+				"name", c.Name, "addr", l.Addr().String(), "configured", c.Address, "err", err)
+		case match:
+		case src == SourceActivation:
+			res.Mismatch = c.Address
+			log.Warn("httpadapter: the socket unit's listener is not on the configured address; the socket unit decides",
+				"name", c.Name, "addr", l.Addr().String(), "configured", c.Address)
+		default:
+			res.Replaced = l.Addr()
+			if err := c.drop(l, log); err != nil {
+				return ListenResult{}, err
+			}
+			l = nil
+		}
 	}
 	if l == nil {
-		if cfg.Address == "" {
-			return nil, 0, fmt.Errorf("%w: no descriptor named %q was passed and Address is empty", ErrInvalidListenConfig, cfg.Name)
+		if c.Address == "" {
+			return ListenResult{}, fmt.Errorf("%w: no descriptor named %q was passed and Address is empty", ErrInvalidListenConfig, c.Name)
 		}
-		if l, err = bind(cfg.Network, cfg.Address); err != nil {
-			return nil, 0, err
+		if l, err = bind(c.Network, c.Address); err != nil {
+			return ListenResult{}, err
 		}
 		src = SourceBound
 	}
-	if src != SourceActivation && cfg.FDStore.Enabled() {
-		if err := cfg.store(l); err != nil {
+	if src != SourceActivation && c.FDStore.Enabled() {
+		if err := c.store(l); err != nil {
 			l.Close()
-			return nil, 0, err
+			return ListenResult{}, err
 		}
 	}
-	return l, src, nil
+	res.Listener, res.Source = l, src
+	conns, err := c.AdoptConns()
+	if err != nil {
+		l.Close()
+		return ListenResult{}, err
+	}
+	if len(conns) > 0 {
+		res.Listener, res.Adopted = NewHandoverListener(l, conns), len(conns)
+	}
+	if res.Replaced != nil {
+		log.Warn("httpadapter: "+res.Notice(), "name", c.Name, "from", res.Replaced.String(), "to", l.Addr().String())
+	}
+	return res, nil
+}
+
+// drop closes a stored listener that is not on the configured address and
+// removes it from the store, waiting until the manager has closed its
+// copy: the address to bind may overlap (0.0.0.0:8080 and
+// 127.0.0.1:8080). A stale unix socket file left at the old path is
+// removed.
+func (cfg *ListenConfig) drop(l net.Listener, log *slog.Logger) error {
+	old := l.Addr()
+	l.Close()
+	if _, err := cfg.Notifier.FDStoreRemove(cfg.Name); err != nil {
+		return fmt.Errorf("httpadapter: removing stored listener %q on %s: %w", cfg.Name, old, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
+	defer cancel()
+	if _, err := cfg.Notifier.Barrier(ctx); err != nil {
+		// Binding may still work; if not, its error says why.
+		log.Warn("httpadapter: the manager did not confirm removing the old listener", "name", cfg.Name, "addr", old.String(), "err", err)
+	}
+	if ua, ok := old.(*net.UnixAddr); ok && ua.Name != "" && !strings.HasPrefix(ua.Name, "@") {
+		if err := removeStaleSocket(ua.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			log.Info("httpadapter: left the old socket path in place", "path", ua.Name, "err", err)
+		}
+	}
+	return nil
 }
 
 // normalize fills in defaults and rejects what cannot work.
@@ -250,4 +390,99 @@ func (cfg *ListenConfig) store(l net.Listener) error {
 		return fmt.Errorf("httpadapter: storing listener %q: %w", cfg.Name, err)
 	}
 	return nil
+}
+
+// AddrMatches reports whether a, the address a socket is bound to, is what
+// network and address ask for, by the rules in ListenConfig.Listen. A
+// reload can use it to tell whether a changed address needs a restart.
+// The error says that address could not be resolved, so that nothing can
+// be said.
+func AddrMatches(a net.Addr, network, address string) (bool, error) {
+	if network == "" {
+		network = "tcp"
+	}
+	switch network {
+	case "unix":
+		ua, ok := a.(*net.UnixAddr)
+		if !ok {
+			return false, nil
+		}
+		return sameUnixPath(ua.Name, address), nil
+	case "tcp", "tcp4", "tcp6":
+	default:
+		return false, fmt.Errorf("httpadapter: network %q: want tcp, tcp4, tcp6 or unix", network)
+	}
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false, nil
+	}
+	host, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return false, fmt.Errorf("httpadapter: address %q: %w", address, err)
+	}
+	if port != "" {
+		p, err := net.LookupPort(network, port)
+		if err != nil {
+			return false, fmt.Errorf("httpadapter: address %q: %w", address, err)
+		}
+		if p != 0 && p != ta.Port {
+			return false, nil
+		}
+	}
+	zone := ""
+	if i := strings.LastIndexByte(host, '%'); i >= 0 {
+		host, zone = host[:i], host[i+1:]
+	}
+	var ips []net.IP
+	if host == "" {
+		ips = []net.IP{net.IPv6unspecified}
+	} else if ip := net.ParseIP(host); ip != nil {
+		ips = []net.IP{ip}
+	} else if ips, err = net.LookupIP(host); err != nil {
+		return false, fmt.Errorf("httpadapter: address %q: %w", address, err)
+	}
+	for _, ip := range ips {
+		if ip.IsUnspecified() {
+			if wildcardOf(network, ta.IP) {
+				return true, nil
+			}
+			continue
+		}
+		if ip.Equal(ta.IP) && (zone == "" || zone == ta.Zone) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// wildcardOf reports whether ip is a wildcard address that network's
+// wildcard binds: "tcp" binds a dual-stack [::] (or 0.0.0.0 where IPv6 is
+// missing), so either will do; "tcp4" and "tcp6" want their own.
+func wildcardOf(network string, ip net.IP) bool {
+	if !ip.IsUnspecified() {
+		return false
+	}
+	switch network {
+	case "tcp4":
+		return ip.To4() != nil
+	case "tcp6":
+		return ip.To4() == nil
+	}
+	return true
+}
+
+// sameUnixPath compares a bound unix socket's name with a configured path
+// or @abstract name.
+func sameUnixPath(bound, configured string) bool {
+	if bound == configured {
+		return true
+	}
+	if strings.HasPrefix(bound, "@") || strings.HasPrefix(configured, "@") || bound == "" {
+		return false
+	}
+	if filepath.Clean(bound) == filepath.Clean(configured) {
+		return true
+	}
+	abs, err := filepath.Abs(configured)
+	return err == nil && abs == filepath.Clean(bound)
 }

@@ -4,9 +4,11 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -410,6 +412,274 @@ func FuzzListenConfig(f *testing.F) {
 			if _, _, err := net.SplitHostPort(cfg.Address); err != nil {
 				t.Fatalf("accepted address %q: %v", cfg.Address, err)
 			}
+		}
+	})
+}
+
+func TestAddrMatches(t *testing.T) {
+	tcp := func(s string) net.Addr {
+		a, err := net.ResolveTCPAddr("tcp", s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		give    net.Addr
+		network string
+		address string
+		want    bool
+	}{
+		{"same", tcp("127.0.0.1:8080"), "tcp", "127.0.0.1:8080", true},
+		{"other port", tcp("127.0.0.1:8080"), "tcp", "127.0.0.1:8081", false},
+		{"other host", tcp("127.0.0.1:8080"), "tcp", "127.0.0.2:8080", false},
+		{"localhost", tcp("127.0.0.1:8080"), "tcp", "localhost:8080", true},
+		{"empty host, dual stack", tcp("[::]:8080"), "tcp", ":8080", true},
+		{"0.0.0.0 binds dual stack", tcp("[::]:8080"), "tcp", "0.0.0.0:8080", true},
+		{"[::] on an IPv4 socket", tcp("0.0.0.0:8080"), "tcp", "[::]:8080", true},
+		{"wildcard is not loopback", tcp("[::]:8080"), "tcp", "127.0.0.1:8080", false},
+		{"loopback is not wildcard", tcp("127.0.0.1:8080"), "tcp", ":8080", false},
+		{"tcp4 wildcard wants IPv4", tcp("[::]:8080"), "tcp4", ":8080", false},
+		{"tcp4 wildcard", tcp("0.0.0.0:8080"), "tcp4", "0.0.0.0:8080", true},
+		{"tcp6 wildcard wants IPv6", tcp("0.0.0.0:8080"), "tcp6", "[::]:8080", false},
+		{"port 0 is any port", tcp("127.0.0.1:41234"), "tcp", "127.0.0.1:0", true},
+		{"no port is any port", tcp("127.0.0.1:41234"), "tcp", "127.0.0.1:", true},
+		{"port 0 still compares the host", tcp("127.0.0.1:41234"), "tcp", "127.0.0.2:0", false},
+		{"named port", tcp("127.0.0.1:80"), "tcp", "127.0.0.1:http", true},
+		{"IPv6 loopback", tcp("[::1]:8080"), "tcp", "[::1]:8080", true},
+		{"unix for a TCP socket", tcp("127.0.0.1:8080"), "unix", "/run/x.sock", false},
+		{"unix path", &net.UnixAddr{Name: "/run/x.sock", Net: "unix"}, "unix", "/run/x.sock", true},
+		{"unix path, other", &net.UnixAddr{Name: "/run/x.sock", Net: "unix"}, "unix", "/run/y.sock", false},
+		{"unix path, unclean", &net.UnixAddr{Name: "/run/x.sock", Net: "unix"}, "unix", "/run//x.sock", true},
+		{"unix path, relative", &net.UnixAddr{Name: filepath.Join(wd, "x.sock"), Net: "unix"}, "unix", "x.sock", true},
+		{"abstract", &net.UnixAddr{Name: "@x", Net: "unix"}, "unix", "@x", true},
+		{"abstract is not a path", &net.UnixAddr{Name: "@x", Net: "unix"}, "unix", "x", false},
+		{"TCP for a unix socket", &net.UnixAddr{Name: "/run/x.sock", Net: "unix"}, "tcp", "127.0.0.1:8080", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := AddrMatches(tt.give, tt.network, tt.address)
+			if err != nil || got != tt.want {
+				t.Fatalf("AddrMatches(%v, %q, %q) = %v, %v; want %v", tt.give, tt.network, tt.address, got, err, tt.want)
+			}
+		})
+	}
+}
+
+// freePort returns a port nobody listened on a moment ago.
+func freePort(t *testing.T) string {
+	t.Helper()
+	l := listenLocal(t)
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	return port
+}
+
+// storedListenerAddrs returns the addresses of the listeners the fake
+// store holds under name.
+func storedListenerAddrs(t *testing.T, m *sdtest.Manager, name string) []string {
+	t.Helper()
+	files := m.Files()
+	defer files.Close()
+	ls, err := files.Listeners(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var addrs []string
+	for _, l := range ls {
+		addrs = append(addrs, l.Addr().String())
+		l.Close()
+	}
+	return addrs
+}
+
+// TestListenStoredAddressWins: a listener from the fd store is reused when
+// it is on the configured address, and replaced (removed from the store,
+// the configured address bound and stored) when it is not.
+func TestListenStoredAddressWins(t *testing.T) {
+	tests := []struct {
+		name       string
+		stored     string // address the first generation binds
+		configured func(stored net.Addr) string
+		wantSame   bool
+	}{
+		{"same address", "127.0.0.1:0", func(a net.Addr) string { return a.String() }, true},
+		{"same address by name", "127.0.0.1:0", func(a net.Addr) string {
+			return net.JoinHostPort("localhost", strconv.Itoa(a.(*net.TCPAddr).Port))
+		}, true},
+		{"other port", "127.0.0.1:0", func(net.Addr) string { return "127.0.0.1:" + freePortFor() }, false},
+		{"narrowed from wildcard to loopback, same port", ":0", func(a net.Addr) string {
+			return net.JoinHostPort("127.0.0.1", strconv.Itoa(a.(*net.TCPAddr).Port))
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := sdtest.NewManager(t, sdtest.WithFDStore(4))
+			cfg := ListenConfig{Address: tt.stored, Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+			first, err := cfg.Listen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			old := first.Listener.Addr()
+			first.Listener.Close()
+			barrier(t, m)
+			seq := len(m.Messages())
+
+			var logs strings.Builder
+			cfg.Address = tt.configured(old)
+			cfg.Files = m.Files()
+			defer cfg.Files.Close()
+			cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+			res, err := cfg.Listen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Listener.Close()
+			barrier(t, m)
+			var removed, storedAfter bool
+			for _, msg := range m.Messages()[seq:] {
+				if msg.Has("FDSTOREREMOVE", "1") {
+					removed = true
+					if !msg.Has("FDNAME", "http") {
+						t.Errorf("FDSTOREREMOVE for %q, want http", msg.Raw)
+					}
+				}
+				storedAfter = storedAfter || msg.Has("FDSTORE", "1") && removed
+			}
+			stored := storedListenerAddrs(t, m, "http")
+			now := res.Listener.Addr().String()
+			if tt.wantSame {
+				if res.Source != SourceFDStore || now != old.String() || res.Replaced != nil || removed {
+					t.Fatalf("got %s from %v (replaced %v, FDSTOREREMOVE %v); want %s reused from the store", now, res.Source, res.Replaced, removed, old)
+				}
+				if res.Notice() != "" || logs.Len() != 0 {
+					t.Errorf("notice %q, log %q; want none", res.Notice(), logs.String())
+				}
+				if len(stored) != 1 || stored[0] != old.String() {
+					t.Errorf("store holds %v, want [%s]", stored, old)
+				}
+				return
+			}
+			if ok, _ := AddrMatches(res.Listener.Addr(), "tcp", cfg.Address); !ok || res.Source != SourceBound {
+				t.Fatalf("got %s from %v, want %s bound", now, res.Source, cfg.Address)
+			}
+			if res.Replaced == nil || res.Replaced.String() != old.String() {
+				t.Errorf("Replaced = %v, want %s", res.Replaced, old)
+			}
+			if !removed || !storedAfter {
+				t.Errorf("FDSTOREREMOVE sent = %v, new listener stored after it = %v; want both", removed, storedAfter)
+			}
+			if len(stored) != 1 || stored[0] != now {
+				t.Errorf("store holds %v, want [%s]", stored, now)
+			}
+			want := "listen address changed from " + old.String() + " to " + now
+			if res.Notice() != want || !strings.Contains(logs.String(), want) {
+				t.Errorf("notice %q, log %q; want %q", res.Notice(), logs.String(), want)
+			}
+			if _, oldPort, _ := net.SplitHostPort(old.String()); !strings.HasSuffix(now, ":"+oldPort) {
+				if c, err := net.Dial("tcp", old.String()); err == nil {
+					c.Close()
+					t.Error("the old address still accepts connections")
+				}
+			}
+		})
+	}
+}
+
+// freePortFor is freePort for table rows that have no *testing.T.
+func freePortFor() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "1"
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// TestListenActivationAddressMismatch: the socket unit owns the address; a
+// differing configured address is reported, not acted on.
+func TestListenActivationAddressMismatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		extra   bool // a copy from the store follows the socket unit's descriptor
+		fdstore bool
+	}{
+		{"one descriptor, store disabled", false, false},
+		{"socket unit and its stored copy", true, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var opts []sdtest.Option
+			if tt.fdstore {
+				opts = append(opts, sdtest.WithFDStore(4))
+			}
+			m := sdtest.NewManager(t, opts...)
+			unit := listenLocal(t)
+			addr := unit.Addr().String()
+			named := []lifecycle.NamedFile{{Name: "http", File: fileOf(t, unit)}}
+			if tt.extra {
+				l, err := net.FileListener(named[0].File)
+				if err != nil {
+					t.Fatal(err)
+				}
+				named = append(named, lifecycle.NamedFile{Name: "http", File: fileOf(t, l)})
+			}
+			files := lifecycle.NewFiles(named...)
+			defer files.Close()
+			var logs strings.Builder
+			configured := "127.0.0.1:" + freePort(t)
+			res, err := (&ListenConfig{Address: configured, Files: files, Notifier: m.Notifier(), FDStore: storeLimit(t, m),
+				Logger: slog.New(slog.NewTextHandler(&logs, nil))}).Listen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Listener.Close()
+			if res.Source != SourceActivation || res.Listener.Addr().String() != addr || res.Replaced != nil {
+				t.Fatalf("got %v from %v (replaced %v), want the socket unit's %s", res.Listener.Addr(), res.Source, res.Replaced, addr)
+			}
+			if res.Mismatch != configured || !strings.Contains(res.Notice(), configured) || !strings.Contains(logs.String(), "socket unit") {
+				t.Errorf("Mismatch %q, notice %q, log %q; want the configured %s reported", res.Mismatch, res.Notice(), logs.String(), configured)
+			}
+			barrier(t, m)
+			for _, msg := range m.Messages() {
+				if msg.Has("FDSTOREREMOVE", "1") || msg.Has("FDSTORE", "1") {
+					t.Errorf("sent %q for a socket-activated listener", msg.Raw)
+				}
+			}
+		})
+	}
+}
+
+// FuzzAddrMatches: no panic, and a TCP address always matches itself.
+func FuzzAddrMatches(f *testing.F) {
+	f.Add("tcp", "127.0.0.1:8080")
+	f.Add("tcp4", ":0")
+	f.Add("tcp6", "[fe80::1%eth0]:http")
+	f.Add("unix", "@x")
+	f.Add("unix", "../x.sock")
+	f.Fuzz(func(t *testing.T, network, address string) {
+		host, port, err := net.SplitHostPort(address)
+		if err == nil && host != "" && net.ParseIP(strings.SplitN(host, "%", 2)[0]) == nil {
+			return // a name: resolving it would query DNS
+		}
+		if _, perr := strconv.ParseUint(port, 10, 16); err == nil && perr != nil {
+			return // a named port: resolving it reads /etc/services, fine, but skip the slow path
+		}
+		for _, a := range []net.Addr{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8080}, &net.UnixAddr{Name: "/x", Net: "unix"}} {
+			_, _ = AddrMatches(a, network, address)
+		}
+		a, err := net.ResolveTCPAddr("tcp", address)
+		if err != nil || a.Port == 0 || a.IP == nil || strings.Contains(address, "%") {
+			return
+		}
+		if ok, err := AddrMatches(a, "tcp", a.String()); !ok || err != nil {
+			t.Fatalf("%v does not match its own string %q: %v", a, a.String(), err)
 		}
 	})
 }
