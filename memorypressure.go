@@ -81,13 +81,8 @@ func (s *Service) onMemoryPressure() {
 	}
 	s.lastPressure = now
 	releasers := append([]MemoryReleaser(nil), s.releasers...)
-	s.setNoteLocked(notePressure, "memory pressure")
-	if s.pressureNote == nil {
-		s.pressureNote = time.AfterFunc(memoryPressureNote, s.clearPressureNote)
-	} else {
-		s.pressureNote.Reset(memoryPressureNote)
-	}
 	s.mu.Unlock()
+	s.setNoteFor(notePressure, "memory pressure", memoryPressureNote)
 	s.status.Flush()
 
 	s.log.Warn("sdlife: memory pressure: releasing memory", "releasers", len(releasers))
@@ -103,20 +98,9 @@ func (s *Service) onMemoryPressure() {
 	}
 }
 
-func (s *Service) clearPressureNote() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if time.Since(s.lastPressure) >= memoryPressureNote {
-		s.setNoteLocked(notePressure, "")
-	}
-}
-
-// stopMemoryPressure stops the watch and the note's timer.
+// stopMemoryPressure stops the watch.
 func (s *Service) stopMemoryPressure() error {
 	s.mu.Lock()
-	if s.pressureNote != nil {
-		s.pressureNote.Stop()
-	}
 	w := s.pressure
 	s.mu.Unlock()
 	return w.Close()

@@ -83,15 +83,19 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 
 	lc := s.opts.Listen
 	lc.Files, lc.Notifier, lc.FDStore, lc.Logger = s.files, s.notifier, s.fdstore, s.log
-	l, src, err := httpadapter.Listen(lc)
+	res, err := lc.Listen()
 	if err != nil {
 		return err
 	}
+	l := res.Listener
 	if err := srv.Start(l); err != nil {
 		l.Close()
 		return err
 	}
-	s.log.Info("sdlife: serving", "addr", l.Addr().String(), "source", src.String())
+	s.log.Info("sdlife: serving", "addr", l.Addr().String(), "source", res.Source.String(), "adopted_connections", res.Adopted)
+	if n := res.Notice(); n != "" {
+		s.setNoteFor(noteListen, n, listenNote) // Listen logged it
+	}
 	s.serveWG.Add(1)
 	go s.watchServer(srv)
 	return nil
@@ -239,6 +243,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	}
 	errs = append(errs, s.closeResources()...)
 	s.mu.Lock()
+	s.stopNoteTimersLocked()
 	s.enterLocked(StateStopped)
 	s.mu.Unlock()
 	return errors.Join(errs...)

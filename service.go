@@ -51,10 +51,11 @@ type Service struct {
 	serveWG   sync.WaitGroup      // the goroutine watching the server
 	notes     [noteCount]string   // guarded by mu; the STATUS note's parts
 
+	noteTimers [noteCount]*time.Timer // guarded by mu; see setNoteFor
+
 	releasers    []MemoryReleaser                 // guarded by mu
 	pressure     *lifecycle.MemoryPressureWatcher // nil: no watch
 	lastPressure time.Time                        // guarded by mu; the last reaction
-	pressureNote *time.Timer                      // guarded by mu; clears the STATUS note
 }
 
 // The parts of the STATUS= note, in the order they appear.
@@ -210,4 +211,30 @@ func (s *Service) setNote(part int, text string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.setNoteLocked(part, text)
+}
+
+// listenNote is how long STATUS= repeats what Listen noticed (a changed
+// address, a socket unit bound elsewhere).
+const listenNote = time.Minute
+
+// setNoteFor sets one part of the STATUS= note for d: it is cleared d
+// after the last setNoteFor of that part, unless set again meanwhile.
+func (s *Service) setNoteFor(part int, text string, d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.setNoteLocked(part, text)
+	if t := s.noteTimers[part]; t != nil {
+		t.Reset(d)
+		return
+	}
+	s.noteTimers[part] = time.AfterFunc(d, func() { s.setNote(part, "") })
+}
+
+// stopNoteTimers stops the timers of setNoteFor. s.mu is held.
+func (s *Service) stopNoteTimersLocked() {
+	for _, t := range s.noteTimers {
+		if t != nil {
+			t.Stop()
+		}
+	}
 }
