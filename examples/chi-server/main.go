@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -43,7 +42,7 @@ func run(args []string, stderr io.Writer) int {
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	logger := newLogger(stderr, readLogEnv()) // journal-native under systemd, text on a terminal
 	env := lifecycle.ReadEnvironment()
 
 	cfg, err := LoadConfig(*configPath)
