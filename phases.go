@@ -259,3 +259,24 @@ func (s *Service) closeResources() []error {
 	}
 	return errs
 }
+
+// ListenAddressChanged tells the Service that the configured listen
+// address is now address, after a reload read a new configuration. The
+// listener cannot move while the service runs; when address differs from
+// where it listens, the log and STATUS= say that the next restart applies
+// it (Listen then replaces the stored listener) and ListenAddressChanged
+// reports true.
+func (s *Service) ListenAddressChanged(address string) bool {
+	srv := s.Server()
+	if srv == nil || srv.Addr() == nil {
+		return false
+	}
+	same, err := httpadapter.AddrMatches(srv.Addr(), s.opts.Listen.Network, address)
+	if err != nil || same {
+		return false
+	}
+	n := "listen address " + address + " applies at the next restart (serving " + srv.Addr().String() + ")"
+	s.log.Warn("sdlife: " + n)
+	s.setNoteFor(noteListen, n, listenNote)
+	return true
+}

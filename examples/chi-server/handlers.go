@@ -24,6 +24,9 @@ const maxSlow = 60 * time.Second
 type liveConfig struct {
 	path string
 	cur  atomic.Pointer[Config]
+	// listenChanged is told the listen address of every configuration a
+	// reload loads (sdlife.Service.ListenAddressChanged); nil: nobody.
+	listenChanged func(address string) bool
 }
 
 func newLiveConfig(path string, cfg Config) *liveConfig {
@@ -37,14 +40,17 @@ func (l *liveConfig) Load() Config { return *l.cur.Load() }
 
 // Reload re-reads the file. An invalid file leaves the configuration in
 // force untouched and returns why. The listen address cannot change
-// without a restart (the socket is inherited): a new one is stored and
-// logged, and takes effect at the next restart.
+// without a restart (the socket is inherited): a new one is reported in
+// the log and STATUS, and the next restart binds it.
 func (l *liveConfig) Reload(context.Context) error {
 	next, err := LoadConfig(l.path)
 	if err != nil {
 		return err
 	}
 	l.cur.Store(&next)
+	if l.listenChanged != nil {
+		l.listenChanged(next.Listen)
+	}
 	return nil
 }
 

@@ -71,6 +71,7 @@ func run(args []string, stderr io.Writer) int {
 		}),
 		fx.Supply(live),
 		fxmodule.AsReloader[*liveConfig](),
+		fx.Invoke(func(s *sdlife.Service) { live.listenChanged = s.ListenAddressChanged }),
 		fx.Provide(
 			fx.Annotate(newRouter, fx.As(new(http.Handler))),
 			fxmodule.AsHealthCheck(func(l *liveConfig) httpadapter.Check {
