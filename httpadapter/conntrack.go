@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"net/http"
@@ -20,8 +21,9 @@ const staleNewConn = 5 * time.Second
 type connProto int32
 
 const (
-	protoUnknown connProto = iota // no request yet (or TLS handshake under way)
-	protoHTTP1
+	protoUnknown connProto = iota // plain: HTTP/1, or h2c before its first request; TLS: handshake under way
+	protoHTTP1                    // TLS connections only: plain ones stay protoUnknown
+
 	protoHTTP2    // drained by GOAWAY, not waited for like HTTP/1
 	protoHijacked // taken over by a handler
 )
@@ -34,8 +36,8 @@ const (
 // own grace period.
 //
 // HTTP/2 connections report their states too (active while a stream is
-// open), but an h2c connection reports them on a *tls.Conn that wraps the
-// accepted connection: lookup unwraps it.
+// open, idle otherwise); what matters for the drain is to know them
+// apart from HTTP/1 ones (see tlsProto and markHTTP2).
 type connTracker struct {
 	conns    sync.Map    // net.Conn -> *connRecord
 	draining atomic.Bool // set once the drain begins: responses carry Connection: close, idle times are recorded
@@ -58,16 +60,30 @@ type connRecord struct {
 // are not looked for.
 const minSweep = 64
 
+type connKey struct{}
+
+// accepted registers a connection net/http just accepted (its
+// ConnContext hook, which runs before the StateNew one) and returns ctx
+// carrying its record, for markHTTP2.
+func (t *connTracker) accepted(ctx context.Context, c net.Conn) context.Context {
+	r := &connRecord{since: time.Now()} // state: StateNew (0)
+	t.conns.Store(c, r)
+	return context.WithValue(ctx, connKey{}, r)
+}
+
 func (t *connTracker) track(c net.Conn, st http.ConnState) {
 	switch st {
-	case http.StateNew:
-		r := &connRecord{since: time.Now()}
-		r.state.Store(int32(st))
-		t.conns.Store(c, r)
+	case http.StateNew: // registered by accepted
 	case http.StateActive, http.StateIdle:
-		r := t.lookup(c)
-		if r == nil {
+		v, ok := t.conns.Load(c)
+		if !ok {
 			return
+		}
+		r := v.(*connRecord)
+		if connProto(r.proto.Load()) == protoUnknown {
+			if tc, ok := c.(*tls.Conn); ok {
+				r.proto.Store(int32(tlsProto(tc)))
+			}
 		}
 		if st == http.StateIdle && t.draining.Load() {
 			r.idleSince.Store(time.Now().UnixNano())
@@ -89,36 +105,27 @@ func (t *connTracker) track(c net.Conn, st http.ConnState) {
 	}
 }
 
-// lookup finds c's record and, the first time, learns its protocol.
-func (t *connTracker) lookup(c net.Conn) *connRecord {
-	if v, ok := t.conns.Load(c); ok {
-		r := v.(*connRecord)
-		if connProto(r.proto.Load()) == protoUnknown {
-			p := protoHTTP1
-			if tc, ok := c.(*tls.Conn); ok && tc.ConnectionState().NegotiatedProtocol == "h2" {
-				p = protoHTTP2
-			}
-			r.proto.Store(int32(p))
-		}
-		return r
+// tlsProto is what a TLS connection speaks, by ALPN. net/http runs the
+// ConnState hooks of a TLS connection only after its handshake.
+func tlsProto(c *tls.Conn) connProto {
+	if c.ConnectionState().NegotiatedProtocol == "h2" {
+		return protoHTTP2
 	}
-	// net/http serves h2c (HTTP/2 with prior knowledge) on a *tls.Conn
-	// that wraps the accepted connection without encrypting anything.
-	tc, ok := c.(*tls.Conn)
-	if !ok {
-		return nil
+	return protoHTTP1
+}
+
+// markHTTP2 records that the connection of an HTTP/2 request speaks
+// HTTP/2. On a TLS connection the ConnState hook knows it already; an
+// h2c connection (HTTP/2 with prior knowledge) is told apart from
+// HTTP/1 by its requests only: net/http reports both with the same
+// states on the same net.Conn.
+func markHTTP2(r *http.Request) {
+	if r.ProtoMajor != 2 || r.TLS != nil {
+		return
 	}
-	u, ok := tc.NetConn().(interface{ UnencryptedNetConn() net.Conn })
-	if !ok {
-		return nil
+	if rec, ok := r.Context().Value(connKey{}).(*connRecord); ok && connProto(rec.proto.Load()) != protoHTTP2 {
+		rec.proto.Store(int32(protoHTTP2))
 	}
-	v, ok := t.conns.Load(u.UnencryptedNetConn())
-	if !ok {
-		return nil
-	}
-	r := v.(*connRecord)
-	r.proto.Store(int32(protoHTTP2))
-	return r
 }
 
 // sweepHijacked forgets the hijacked connections their owners closed, so
@@ -233,7 +240,7 @@ func (t *connTracker) counts(now time.Time) connCounts {
 func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (closed int) {
 	t.conns.Range(func(k, v any) bool {
 		r := v.(*connRecord)
-		if http.ConnState(r.state.Load()) != http.StateIdle || connProto(r.proto.Load()) != protoHTTP1 {
+		if http.ConnState(r.state.Load()) != http.StateIdle || connProto(r.proto.Load()) == protoHTTP2 {
 			return true
 		}
 		since := max(r.idleSince.Load(), notBefore.UnixNano())

@@ -58,8 +58,8 @@ type ServerConfig struct {
 	// the two must be set.
 	Handler http.Handler
 	// Server carries timeouts and the like. The Server takes it over: it
-	// sets its Handler (to Handler, wrapped), its ConnState and its
-	// BaseContext (chaining those already set). Nil means a new
+	// sets its Handler (to Handler, wrapped), its ConnState, ConnContext
+	// and BaseContext (chaining those already set). Nil means a new
 	// http.Server with ReadHeaderTimeout set to DefaultReadHeaderTimeout.
 	//
 	// When its Protocols and TLSNextProto are both nil, Protocols is set
@@ -209,6 +209,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			prevState(c, st)
 		}
 	}
+	prevConn := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevConn != nil {
+			ctx = prevConn(ctx, c)
+		}
+		return s.conn.accepted(ctx, c)
+	}
 	prevBase := srv.BaseContext
 	srv.BaseContext = func(l net.Listener) context.Context {
 		ctx := context.Background()
@@ -250,6 +257,7 @@ type closeWhenDraining struct {
 }
 
 func (h *closeWhenDraining) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	markHTTP2(r)
 	if h.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
