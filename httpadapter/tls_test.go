@@ -68,7 +68,7 @@ func TestServerTLSProtocols(t *testing.T) {
 func TestServerWrongProtocol(t *testing.T) {
 	tests := []struct {
 		name    string
-		tls     bool // the server's
+		tls     bool                                  // the server's
 		give    func(t *testing.T, c net.Conn) string // c stays open until Shutdown returned
 		wantErr string
 	}{
