@@ -1,18 +1,32 @@
 package httpadapter
 
 import (
+	"context"
+	"crypto/tls"
 	"net"
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
 // staleNewConn is how long a connection may stay in http.StateNew and
 // still be waited for: net/http's own Shutdown treats such connections as
-// idle after 5 seconds, and an HTTP/2 connection stays "new" to a
-// ConnState hook forever (net/http runs no hooks for its later states).
+// idle after 5 seconds.
 const staleNewConn = 5 * time.Second
+
+// connProto is what a tracked connection speaks, as far as the drain
+// cares.
+type connProto int32
+
+const (
+	protoUnknown connProto = iota // plain: HTTP/1, or h2c before its first request; TLS: handshake under way
+	protoHTTP1                    // TLS connections only: plain ones stay protoUnknown
+
+	protoHTTP2    // drained by GOAWAY, not waited for like HTTP/1
+	protoHijacked // taken over by a handler
+)
 
 // connTracker follows every connection of a server through its ConnState
 // hook. New connections and closes take a map store or delete; the
@@ -20,50 +34,187 @@ const staleNewConn = 5 * time.Second
 // lock-free map load and one atomic store. Only while draining does the
 // idle transition also read the clock, to give each idle connection its
 // own grace period.
+//
+// HTTP/2 connections report their states too (active while a stream is
+// open, idle otherwise); what matters for the drain is to know them
+// apart from HTTP/1 ones (see tlsProto and markHTTP2).
 type connTracker struct {
 	conns    sync.Map    // net.Conn -> *connRecord
 	draining atomic.Bool // set once the drain begins: responses carry Connection: close, idle times are recorded
+
+	// Hijacked connections stay in conns until the drain closes them, or
+	// until a sweep finds their owner closed them.
+	hijacked atomic.Int64 // hijacked records in conns
+	sweepAt  atomic.Int64 // sweep when hijacked exceeds this
+	sweeping sync.Mutex
 }
 
 type connRecord struct {
 	state     atomic.Int32 // http.ConnState
+	proto     atomic.Int32 // connProto
 	idleSince atomic.Int64 // UnixNano; set only while draining
 	since     time.Time    // accepted; read only while state is StateNew
 }
 
+// minSweep is the number of hijacked connections below which closed ones
+// are not looked for.
+const minSweep = 64
+
+type connKey struct{}
+
+// accepted registers a connection net/http just accepted (its
+// ConnContext hook, which runs before the StateNew one) and returns ctx
+// carrying its record, for markHTTP2.
+func (t *connTracker) accepted(ctx context.Context, c net.Conn) context.Context {
+	r := &connRecord{since: time.Now()} // state: StateNew (0)
+	t.conns.Store(c, r)
+	return context.WithValue(ctx, connKey{}, r)
+}
+
 func (t *connTracker) track(c net.Conn, st http.ConnState) {
 	switch st {
-	case http.StateNew:
-		r := &connRecord{since: time.Now()}
-		r.state.Store(int32(st))
-		t.conns.Store(c, r)
+	case http.StateNew: // registered by accepted
 	case http.StateActive, http.StateIdle:
-		if v, ok := t.conns.Load(c); ok {
-			r := v.(*connRecord)
-			if st == http.StateIdle && t.draining.Load() {
-				r.idleSince.Store(time.Now().UnixNano())
-			}
-			r.state.Store(int32(st))
+		v, ok := t.conns.Load(c)
+		if !ok {
+			return
 		}
-	case http.StateHijacked, http.StateClosed:
+		r := v.(*connRecord)
+		if connProto(r.proto.Load()) == protoUnknown {
+			if tc, ok := c.(*tls.Conn); ok {
+				r.proto.Store(int32(tlsProto(tc)))
+			}
+		}
+		if st == http.StateIdle && t.draining.Load() {
+			r.idleSince.Store(time.Now().UnixNano())
+		}
+		r.state.Store(int32(st))
+	case http.StateHijacked:
+		v, ok := t.conns.Load(c)
+		if !ok {
+			return
+		}
+		r := v.(*connRecord)
+		r.proto.Store(int32(protoHijacked))
+		r.state.Store(int32(st))
+		if t.hijacked.Add(1) > max(t.sweepAt.Load(), minSweep) {
+			t.sweepHijacked()
+		}
+	case http.StateClosed:
 		t.conns.Delete(c)
 	}
 }
 
+// tlsProto is what a TLS connection speaks, by ALPN. net/http runs the
+// ConnState hooks of a TLS connection only after its handshake.
+func tlsProto(c *tls.Conn) connProto {
+	if c.ConnectionState().NegotiatedProtocol == "h2" {
+		return protoHTTP2
+	}
+	return protoHTTP1
+}
+
+// markHTTP2 records that the connection of an HTTP/2 request speaks
+// HTTP/2. On a TLS connection the ConnState hook knows it already; an
+// h2c connection (HTTP/2 with prior knowledge) is told apart from
+// HTTP/1 by its requests only: net/http reports both with the same
+// states on the same net.Conn.
+func markHTTP2(r *http.Request) {
+	if r.ProtoMajor != 2 || r.TLS != nil {
+		return
+	}
+	if rec, ok := r.Context().Value(connKey{}).(*connRecord); ok && connProto(rec.proto.Load()) != protoHTTP2 {
+		rec.proto.Store(int32(protoHTTP2))
+	}
+}
+
+// sweepHijacked forgets the hijacked connections their owners closed, so
+// a long-running server with many short WebSockets does not keep them
+// all. It runs when their number doubled since the last sweep.
+func (t *connTracker) sweepHijacked() {
+	if !t.sweeping.TryLock() {
+		return
+	}
+	defer t.sweeping.Unlock()
+	t.conns.Range(func(k, v any) bool {
+		r := v.(*connRecord)
+		if connProto(r.proto.Load()) == protoHijacked && isClosed(k.(net.Conn)) {
+			t.conns.Delete(k)
+			t.hijacked.Add(-1)
+		}
+		return true
+	})
+	t.sweepAt.Store(2 * t.hijacked.Load())
+}
+
+// isClosed reports whether c was closed, without a system call: Control
+// fails on a closed descriptor. A connection without a descriptor counts
+// as open.
+func isClosed(c net.Conn) bool {
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
+		c = nc.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return false
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	return rc.Control(func(uintptr) {}) != nil
+}
+
+// closeHijacked closes the hijacked connections still open and returns
+// how many there were.
+func (t *connTracker) closeHijacked() (closed int) {
+	t.conns.Range(func(k, v any) bool {
+		r := v.(*connRecord)
+		if connProto(r.proto.Load()) != protoHijacked {
+			return true
+		}
+		c := k.(net.Conn)
+		if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+			c = nc.NetConn() // no TLS alert: the peer may not be reading
+		}
+		if c.Close() == nil {
+			closed++
+		}
+		t.conns.Delete(k)
+		t.hijacked.Add(-1)
+		return true
+	})
+	return closed
+}
+
 // connCounts is how many tracked connections are in each state.
 type connCounts struct {
-	New, StaleNew, Active, Idle int
+	New, StaleNew, Active, Idle int // HTTP/1, or not known yet
+	HTTP2                       int // HTTP/2, idle or not
+	Hijacked                    int // hijacked and not closed by their owner
 }
 
 // waitFor is how many connections the drain still waits for.
 func (c connCounts) waitFor() int { return c.New + c.Active + c.Idle }
 
-func (c connCounts) total() int { return c.New + c.StaleNew + c.Active + c.Idle }
+func (c connCounts) total() int {
+	return c.New + c.StaleNew + c.Active + c.Idle + c.HTTP2 + c.Hijacked
+}
 
 func (t *connTracker) counts(now time.Time) connCounts {
 	var c connCounts
-	t.conns.Range(func(_, v any) bool {
+	t.conns.Range(func(k, v any) bool {
 		r := v.(*connRecord)
+		switch connProto(r.proto.Load()) {
+		case protoHTTP2:
+			c.HTTP2++
+			return true
+		case protoHijacked:
+			if !isClosed(k.(net.Conn)) {
+				c.Hijacked++
+			}
+			return true
+		}
 		switch http.ConnState(r.state.Load()) {
 		case http.StateNew:
 			if now.Sub(r.since) > staleNewConn {
@@ -81,14 +232,15 @@ func (t *connTracker) counts(now time.Time) connCounts {
 	return c
 }
 
-// closeIdle closes the connections that have been idle for at least grace,
-// counting from notBefore for those idle since before the drain, and that
-// have no request bytes waiting: a client whose request is already in the
-// socket buffer gets its answer instead of a reset.
+// closeIdle closes the HTTP/1 connections that have been idle for at
+// least grace, counting from notBefore for those idle since before the
+// drain, and that have no request bytes waiting: a client whose request
+// is already in the socket buffer gets its answer instead of a reset.
+// HTTP/2 connections are left to GOAWAY.
 func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (closed int) {
 	t.conns.Range(func(k, v any) bool {
 		r := v.(*connRecord)
-		if http.ConnState(r.state.Load()) != http.StateIdle {
+		if http.ConnState(r.state.Load()) != http.StateIdle || connProto(r.proto.Load()) == protoHTTP2 {
 			return true
 		}
 		since := max(r.idleSince.Load(), notBefore.UnixNano())

@@ -78,6 +78,10 @@ func (r *loadResult) fail(kind string, err error) {
 	}
 }
 
+// loadFunc sends requests to addr until ctx ends; wait returns once its
+// clients have stopped.
+type loadFunc func(ctx context.Context, addr string, res *loadResult) (wait func())
+
 // runLoad sends requests until ctx ends: fresh connections (no
 // keep-alive), keep-alive POSTs (not idempotent: net/http's client does
 // not silently retry them once sent), and slow requests that are in
@@ -134,12 +138,22 @@ func runLoad(ctx context.Context, addr string, res *loadResult) (wait func()) {
 	}
 }
 
+// syncManager waits until the manager has read every message sent.
+func syncManager(t testing.TB, m *sdtest.Manager) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := m.Notifier().Barrier(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // restartUnderLoad runs generations one after the other on one listening
 // socket kept alive by the fake manager's fd store, as systemctl restart
 // does: the old process stops completely, then the new one starts and
 // takes the socket from the store. The kernel queues connections in
 // between.
-func restartUnderLoad(t *testing.T, restarts int, newGen func(c *Counters) generation) (*loadResult, []uint64) {
+func restartUnderLoad(t testing.TB, restarts int, load loadFunc, newGen func(c *Counters) generation) (*loadResult, []uint64) {
 	m := sdtest.NewManager(t, sdtest.WithFDStore(4))
 	n := m.Notifier()
 	limit, err := m.Environment().FDStoreLimit()
@@ -161,7 +175,7 @@ func restartUnderLoad(t *testing.T, restarts int, newGen func(c *Counters) gener
 
 	ctx, stopLoad := context.WithCancel(context.Background())
 	res := &loadResult{}
-	waitLoad := runLoad(ctx, addr, res)
+	waitLoad := load(ctx, addr, res)
 	defer func() {
 		stopLoad()
 		waitLoad()
@@ -178,7 +192,7 @@ func restartUnderLoad(t *testing.T, restarts int, newGen func(c *Counters) gener
 		// The next process: its descriptors come back from the store. A
 		// real restart takes far longer than the manager needs to read
 		// FDSTORE=1; here a barrier makes sure.
-		barrier(t, m)
+		syncManager(t, m)
 		files := m.Files()
 		cfg.Files = files
 		l, src, err := Listen(cfg)
@@ -186,7 +200,7 @@ func restartUnderLoad(t *testing.T, restarts int, newGen func(c *Counters) gener
 		if err != nil || src != SourceFDStore || l.Addr().String() != addr {
 			t.Fatalf("restart %d: Listen() = %v, %v, %v", i, l, src, err)
 		}
-		barrier(t, m)
+		syncManager(t, m)
 		if got := len(m.Stored()); got != 1 {
 			t.Errorf("restart %d: %d descriptors stored, want 1 (re-storing must deduplicate)", i, got)
 		}
@@ -219,7 +233,7 @@ func TestRestartLosesNoRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes a few seconds")
 	}
-	res, served := restartUnderLoad(t, 6, func(c *Counters) generation {
+	res, served := restartUnderLoad(t, 6, runLoad, func(c *Counters) generation {
 		s, err := NewServer(ServerConfig{
 			Handler: restartHandler(c),
 			Ready:   ReadyByCaller,
@@ -257,7 +271,7 @@ func TestRestartNaive(t *testing.T) {
 	if os.Getenv("HTTPADAPTER_NAIVE") == "" {
 		t.Skip("set HTTPADAPTER_NAIVE=1 to measure the naive shutdown")
 	}
-	res, served := restartUnderLoad(t, 6, func(c *Counters) generation {
+	res, served := restartUnderLoad(t, 6, runLoad, func(c *Counters) generation {
 		return &naiveGen{srv: &http.Server{Handler: restartHandler(c), ErrorLog: quietLog}}
 	})
 	t.Logf("naive: %d requests answered, %d failed; per generation: %v; first errors: %v",

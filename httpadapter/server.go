@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -56,11 +57,25 @@ type ServerConfig struct {
 	// Handler serves requests. When nil, Server.Handler is used; one of
 	// the two must be set.
 	Handler http.Handler
-	// Server carries timeouts, TLS and the like. The Server takes it
-	// over: it sets its Handler (to Handler, wrapped) and its ConnState
-	// (chaining the one already set). Nil means a new http.Server with
-	// ReadHeaderTimeout set to DefaultReadHeaderTimeout.
+	// Server carries timeouts and the like. The Server takes it over: it
+	// sets its Handler (to Handler, wrapped), its ConnState, ConnContext
+	// and BaseContext (chaining those already set). Nil means a new
+	// http.Server with ReadHeaderTimeout set to DefaultReadHeaderTimeout.
+	//
+	// When its Protocols and TLSNextProto are both nil, Protocols is set
+	// to HTTP/1 and HTTP/2: h2c (HTTP/2 with prior knowledge) on a plain
+	// listener, h2 (negotiated by ALPN) with TLS. Set Protocols to choose
+	// otherwise.
 	Server *http.Server
+	// TLS, when set, makes Start serve HTTPS: it wraps the listener it is
+	// given (from socket activation, the fd store or a bind, see Listen)
+	// in TLS, so the listening socket survives restarts as for plain
+	// HTTP. It needs a certificate (Certificates, GetCertificate or
+	// GetConfigForClient; Certificate.TLSConfig provides one that can be
+	// reloaded). The Server uses a copy; when its NextProtos is empty, the
+	// copy offers "h2" and "http/1.1" by ALPN as far as the http.Server's
+	// protocols include them. Nil serves plain HTTP.
+	TLS *tls.Config
 	// Notifier sends READY=1 and STOPPING=1 (with ReadyOnStart, see
 	// Ready) and EXTEND_TIMEOUT_USEC. Nil sends nothing.
 	Notifier *lifecycle.Notifier
@@ -69,14 +84,23 @@ type ServerConfig struct {
 	Readiness *Readiness
 	// Ready says who announces readiness. Zero is ReadyOnStart.
 	Ready ReadyMode
-	// DrainTimeout bounds Shutdown's wait for connections. Zero means
-	// DefaultDrainTimeout (30s).
+	// DrainTimeout bounds Shutdown's wait for connections, counted from
+	// the end of ListenerCloseDelay. Zero means DefaultDrainTimeout (30s).
 	DrainTimeout time.Duration
-	// IdleGrace is how long idle keep-alive connections may still send a
-	// request once the drain begins (it is answered, with "Connection:
-	// close") before they are closed. Zero means DefaultIdleGrace
-	// (500ms).
+	// IdleGrace is how long idle HTTP/1 keep-alive connections may still
+	// send a request once the drain begins (it is answered, with
+	// "Connection: close") before they are closed. It is also how long
+	// the drain waits for hijacked connections to be closed by their
+	// owners. Zero means DefaultIdleGrace (500ms).
 	IdleGrace time.Duration
+	// ListenerCloseDelay is how long Shutdown keeps accepting and serving
+	// as usual after Readiness turned StateStopping, before the drain
+	// begins: time for a load balancer that polls the readiness endpoint
+	// to stop sending new connections, as containers and Kubernetes need.
+	// Zero (no delay) is right under systemd, where the listening socket
+	// outlives the process and the kernel queues new connections for the
+	// next one.
+	ListenerCloseDelay time.Duration
 	// StopTimeout is the unit's TimeoutStopSec=. When DrainTimeout
 	// exceeds it, Shutdown keeps extending the manager's stop timeout
 	// (EXTEND_TIMEOUT_USEC) while it drains. Zero means unknown: no
@@ -90,10 +114,12 @@ type ServerConfig struct {
 // Shutdown without losing a request (see Shutdown). Create it with
 // NewServer, then call Start once and Shutdown once.
 type Server struct {
-	cfg  ServerConfig
-	srv  *http.Server
-	log  *slog.Logger
-	conn connTracker
+	cfg    ServerConfig
+	srv    *http.Server
+	tls    *tls.Config // nil: plain HTTP
+	log    *slog.Logger
+	conn   connTracker
+	drainC chan struct{} // closed when the drain begins
 
 	acceptStopping atomic.Bool // the listener is closed on purpose
 
@@ -121,8 +147,11 @@ const (
 
 // NewServer checks cfg and prepares the server; nothing runs until Start.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.StopTimeout < 0 {
-		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace or StopTimeout")
+	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 {
+		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, StopTimeout or ListenerCloseDelay")
+	}
+	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
+		return nil, errors.New("httpadapter: ServerConfig.TLS has no certificate")
 	}
 	if cfg.Ready != ReadyOnStart && cfg.Ready != ReadyByCaller {
 		return nil, fmt.Errorf("httpadapter: unknown ReadyMode %d", cfg.Ready)
@@ -148,38 +177,118 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if srv.Protocols == nil && srv.TLSNextProto == nil {
+		var p http.Protocols
+		p.SetHTTP1(true)
+		if cfg.TLS != nil {
+			p.SetHTTP2(true)
+		} else {
+			p.SetUnencryptedHTTP2(true)
+		}
+		srv.Protocols = &p
+	}
 	s := &Server{
 		cfg:          cfg,
 		srv:          srv,
 		log:          log,
+		drainC:       make(chan struct{}),
 		done:         make(chan struct{}),
 		shutdownDone: make(chan struct{}),
 	}
+	if cfg.TLS != nil {
+		s.tls = cfg.TLS.Clone()
+		if len(s.tls.NextProtos) == 0 {
+			s.tls.NextProtos = alpnProtos(srv)
+		}
+	}
 	srv.Handler = &closeWhenDraining{draining: &s.conn.draining, next: h}
-	prev := srv.ConnState
+	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
 		s.conn.track(c, st)
-		if prev != nil {
-			prev(c, st)
+		if prevState != nil {
+			prevState(c, st)
 		}
+	}
+	prevConn := srv.ConnContext
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		if prevConn != nil {
+			ctx = prevConn(ctx, c)
+		}
+		return s.conn.accepted(ctx, c)
+	}
+	prevBase := srv.BaseContext
+	srv.BaseContext = func(l net.Listener) context.Context {
+		ctx := context.Background()
+		if prevBase != nil {
+			ctx = prevBase(l)
+		}
+		return context.WithValue(ctx, drainKey{}, (<-chan struct{})(s.drainC))
 	}
 	return s, nil
 }
 
-// closeWhenDraining asks HTTP/1 clients to close the connection after the
+// alpnProtos lists what srv serves over TLS, in order of preference.
+func alpnProtos(srv *http.Server) []string {
+	h1, h2 := true, false
+	if p := srv.Protocols; p != nil {
+		h1, h2 = p.HTTP1(), p.HTTP2()
+	} else {
+		_, h2 = srv.TLSNextProto["h2"]
+	}
+	var protos []string
+	if h2 {
+		protos = append(protos, "h2")
+	}
+	if h1 {
+		protos = append(protos, "http/1.1")
+	}
+	return protos
+}
+
+// closeWhenDraining asks clients to close the connection after the
 // response once the drain began. net/http honours a handler's
-// "Connection: close" by closing after the reply; HTTP/2 forbids the
-// header and has GOAWAY instead (sent by http.Server.Shutdown).
+// "Connection: close" by closing an HTTP/1 connection after the reply;
+// on an HTTP/2 connection it drops the header and sends GOAWAY, so the
+// client sends its next requests on a new connection while the streams
+// in flight finish.
 type closeWhenDraining struct {
 	draining *atomic.Bool
 	next     http.Handler
 }
 
 func (h *closeWhenDraining) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if h.draining.Load() && r.ProtoMajor == 1 {
+	markHTTP2(r)
+	if h.draining.Load() {
 		w.Header().Set("Connection", "close")
 	}
 	h.next.ServeHTTP(w, r)
+}
+
+type drainKey struct{}
+
+// DrainStarted returns a channel that is closed when the drain of the
+// Server serving the request begins, for a request's context
+// (r.Context()): a handler that streams (server-sent events, long
+// polling) selects on it to end its response at a clean point, and the
+// owner of a hijacked connection (a WebSocket) to send its close
+// message. Outside a Server's request the channel is nil, so a select
+// on it never fires.
+func DrainStarted(ctx context.Context) <-chan struct{} {
+	if ctx == nil {
+		return nil
+	}
+	c, _ := ctx.Value(drainKey{}).(<-chan struct{})
+	return c
+}
+
+// Draining is closed when the drain begins (see Shutdown), as
+// DrainStarted(r.Context()) is for the Server's requests. A nil Server
+// returns nil.
+func (s *Server) Draining() <-chan struct{} {
+	if s == nil {
+		return nil
+	}
+	return s.drainC
 }
 
 // Start serves l in a new goroutine and returns once that goroutine runs.
@@ -202,6 +311,9 @@ func (s *Server) Start(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.state = serverRunning
+	if s.tls != nil {
+		l = tls.NewListener(l, s.tls)
+	}
 	s.ln = l
 	s.serveDone = make(chan struct{})
 	running := make(chan struct{})
@@ -217,7 +329,7 @@ func (s *Server) Start(l net.Listener) error {
 			s.log.Error("httpadapter: READY=1 failed", "err", err)
 		}
 	}
-	s.log.Info("httpadapter: serving", "addr", l.Addr().String())
+	s.log.Info("httpadapter: serving", "addr", l.Addr().String(), "tls", s.tls != nil)
 	return nil
 }
 
@@ -270,16 +382,25 @@ func (s *Server) Addr() net.Addr {
 //     is sent (with ReadyByCaller the caller has sent it already). If
 //     DrainTimeout exceeds StopTimeout, EXTEND_TIMEOUT_USEC=StopTimeout
 //     is sent now and every StopTimeout/3 until the drain ends.
-//  2. From now on every HTTP/1 response carries "Connection: close".
-//  3. The listener is closed, so no new connection is accepted. The
+//  2. With ListenerCloseDelay set, the server goes on accepting and
+//     serving as usual for that long, while load balancers notice the
+//     readiness change. The drain begins after it.
+//  3. The drain signal fires: Draining and DrainStarted's channels are
+//     closed, so streaming handlers end their responses and owners of
+//     hijacked connections close them. From now on every response
+//     carries "Connection: close": an HTTP/1 connection is closed after
+//     it, an HTTP/2 connection gets GOAWAY with it, so its client opens
+//     a new connection for its next requests while the streams in flight
+//     finish.
+//  4. The listener is closed, so no new connection is accepted. The
 //     socket itself lives on when the manager holds a copy (fd store or
 //     socket unit): the kernel keeps queueing connections for the next
 //     process. Every connection already accepted is served, including
 //     those whose request has not arrived yet.
-//  4. An idle keep-alive connection may send one more request during
-//     IdleGrace, counted from when it became idle (or from the start of
-//     the drain); it is answered, with "Connection: close", and the
-//     connection is closed after the response. A connection idle for
+//  5. An idle HTTP/1 keep-alive connection may send one more request
+//     during IdleGrace, counted from when it became idle (or from the
+//     start of the drain); it is answered, with "Connection: close", and
+//     the connection is closed after the response. A connection idle for
 //     longer is closed, unless (on Linux) request bytes are already
 //     waiting in its socket buffer. A client that sends on the
 //     connection just as it is closed, before noticing the close, sees
@@ -287,23 +408,31 @@ func (s *Server) Addr() net.Addr {
 //     for every server that closes idle connections, and clients retry
 //     idempotent requests because of it. The grace makes it need a
 //     client that sat idle for IdleGrace and then sent at that instant.
-//  5. Shutdown waits until every connection has closed. Hijacked
-//     connections are not waited for (as with http.Server.Shutdown), and
-//     neither are connections that have sent nothing for 5 seconds
-//     (HTTP/2 connections look like that; step 6 handles them).
-//  6. http.Server.Shutdown runs: it closes what is left idle, runs the
-//     RegisterOnShutdown hooks (HTTP/2's GOAWAY among them) and waits for
-//     the rest.
+//  6. Shutdown waits until every HTTP/1 connection has closed, except
+//     those that have sent nothing for 5 seconds, and for hijacked
+//     connections until their owners closed them or IdleGrace passed.
+//     HTTP/2 connections are not waited for here: they go on serving
+//     their streams.
+//  7. http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
+//     connection that has none yet (the idle ones: net/http would close
+//     an HTTP/1 connection whose request arrives after this point
+//     without an answer, which is why it waits for step 6), runs the
+//     other RegisterOnShutdown hooks, and waits until every connection
+//     has closed. An HTTP/2 connection closes once its streams have
+//     finished and its client has closed it (at most a second after its
+//     last stream, net/http's GOAWAY timeout).
+//  8. Hijacked connections still open are closed, and the log line
+//     saying the drain ended counts them.
 //
 // The drain ends at the earlier of ctx's deadline and DrainTimeout after
-// Shutdown began. If connections are still open then, they are closed
-// (http.Server.Close) and Shutdown returns an error matching
+// it began (step 3). If connections are still open then, they are closed
+// (http.Server.Close, and step 8) and Shutdown returns an error matching
 // ErrDrainTimeout or ctx's error. Otherwise it returns nil.
 //
 // Shutdown may be called more than once, concurrently too: later calls
 // wait for the first to finish, or for their own ctx, and return its
-// result. Called before Start, it only marks the server closed. Done is
-// closed when Shutdown returns.
+// result. Called before Start, it only marks the server closed (and
+// closes Draining). Done is closed when Shutdown returns.
 func (s *Server) Shutdown(ctx context.Context) error {
 	first := false
 	s.shutdownOnce.Do(func() { first = true })
@@ -329,12 +458,9 @@ func (s *Server) drain(parent context.Context) error {
 	serveDone := s.serveDone
 	s.mu.Unlock()
 	if prev == serverNew {
+		close(s.drainC)
 		return nil
 	}
-
-	start := time.Now()
-	ctx, cancel := context.WithDeadline(parent, start.Add(s.cfg.DrainTimeout))
-	defer cancel()
 
 	// 1. Tell the world.
 	if s.cfg.Readiness != nil {
@@ -345,13 +471,29 @@ func (s *Server) drain(parent context.Context) error {
 			s.log.Warn("httpadapter: STOPPING=1 failed", "err", err)
 		}
 	}
-	if s.cfg.StopTimeout > 0 && s.cfg.DrainTimeout > s.cfg.StopTimeout {
+	if s.cfg.StopTimeout > 0 && s.cfg.DrainTimeout+s.cfg.ListenerCloseDelay > s.cfg.StopTimeout {
 		ext := startExtender(s.cfg.Notifier, s.cfg.StopTimeout, s.log)
 		defer ext.Stop()
 	}
-	// 2. Ask clients to close after their response, and time idleness.
+	// 2. Let load balancers notice.
+	if d := s.cfg.ListenerCloseDelay; d > 0 {
+		s.log.Info("httpadapter: readiness says stopping; closing the listener after a delay", "delay", d)
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-parent.Done():
+			t.Stop()
+		}
+	}
+
+	start := time.Now()
+	ctx, cancel := context.WithDeadline(parent, start.Add(s.cfg.DrainTimeout))
+	defer cancel()
+	// 3. Ask clients to close after their response (GOAWAY for HTTP/2),
+	// time idleness, and tell streaming handlers.
 	s.conn.draining.Store(true)
-	// 3. Stop accepting. Serve returns after registering (StateNew) every
+	close(s.drainC)
+	// 4. Stop accepting. Serve returns after registering (StateNew) every
 	// connection it accepted, so once serveDone is closed the tracker
 	// knows them all.
 	s.acceptStopping.Store(true)
@@ -365,14 +507,16 @@ func (s *Server) drain(parent context.Context) error {
 	}
 	s.log.Info("httpadapter: draining", "connections", s.conn.counts(time.Now()).total())
 
-	// 4 and 5. Wait for the connections, closing each idle one once it
-	// has been idle for IdleGrace.
+	// 5 and 6. Wait for the HTTP/1 connections, closing each idle one
+	// once it has been idle for IdleGrace, and give hijacked connections
+	// their grace.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		now := time.Now()
 		s.conn.closeIdle(now, start, s.cfg.IdleGrace)
-		if s.conn.counts(now).waitFor() == 0 {
+		c := s.conn.counts(now)
+		if c.waitFor() == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break
 		}
 		select {
@@ -381,11 +525,14 @@ func (s *Server) drain(parent context.Context) error {
 		case <-tick.C:
 		}
 	}
-	// 6. What http.Server.Shutdown adds: hooks, HTTP/2, stragglers.
+	// 7. What http.Server.Shutdown adds: GOAWAY on idle HTTP/2
+	// connections, hooks, stragglers.
 	if err := s.srv.Shutdown(ctx); err != nil {
 		return s.forceClose(parent)
 	}
-	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond))
+	// 8. Hijacked connections their owners left open.
+	n := s.conn.closeHijacked()
+	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond), "hijacked_closed", n)
 	return nil
 }
 
@@ -398,10 +545,11 @@ func (s *Server) forceClose(parent context.Context) error {
 	serveDone := s.serveDone
 	s.mu.Unlock()
 	<-serveDone // Close closed the listener too
+	hijacked := s.conn.closeHijacked()
 	err := parent.Err()
 	if err == nil {
 		err = fmt.Errorf("%w after %v", ErrDrainTimeout, s.cfg.DrainTimeout)
 	}
-	s.log.Warn("httpadapter: drain cut short; closed connections", "connections", n, "err", err)
+	s.log.Warn("httpadapter: drain cut short; closed connections", "connections", n, "hijacked_closed", hijacked, "err", err)
 	return fmt.Errorf("httpadapter: closed %d connections: %w", n, err)
 }
