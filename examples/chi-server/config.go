@@ -21,6 +21,32 @@ type Config struct {
 	Greeting string `json:"greeting"`
 	// DownFile, when set, makes the health check fail while it exists.
 	DownFile string `json:"down_file"`
+	// TLS, when set, makes the listener serve HTTPS.
+	TLS *TLSConfig `json:"tls"`
+}
+
+// TLSConfig names the certificate chain and private key, both PEM. A
+// relative path is looked up in $CREDENTIALS_DIRECTORY when systemd set it
+// (LoadCredential=), else next to the configuration file.
+type TLSConfig struct {
+	CertFile string `json:"cert_file"`
+	KeyFile  string `json:"key_file"`
+}
+
+// resolve returns the paths to read, for a configuration file at
+// configPath and the credentials directory credDir ("" when unset).
+func (t TLSConfig) resolve(configPath, credDir string) (cert, key string) {
+	base := credDir
+	if base == "" {
+		base = filepath.Dir(configPath)
+	}
+	abs := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	return abs(t.CertFile), abs(t.KeyFile)
 }
 
 // DefaultConfig is what a missing field means.
@@ -84,6 +110,9 @@ func (c Config) Validate() error {
 	}
 	if c.DownFile != "" && !filepath.IsAbs(c.DownFile) {
 		return fmt.Errorf("down_file %q: must be an absolute path", c.DownFile)
+	}
+	if c.TLS != nil && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
+		return errors.New("tls: cert_file and key_file are both required")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/sdlife/sdlife/httpadapter"
 )
 
 // maxSlow bounds GET /slow so that a request cannot outlast the unit's
@@ -22,29 +25,58 @@ const maxSlow = 60 * time.Second
 // locking; a reload swaps it whole, so a request never sees half of one
 // configuration and half of the next.
 type liveConfig struct {
-	path string
-	cur  atomic.Pointer[Config]
+	path    string
+	credDir string // $CREDENTIALS_DIRECTORY
+	cur     atomic.Pointer[Config]
+	// cert is the certificate served when the configuration has tls;
+	// nil for plain HTTP. Its files are fixed at start.
+	cert *httpadapter.Certificate
 	// listenChanged is told the listen address of every configuration a
 	// reload loads (sdlife.Service.ListenAddressChanged); nil: nobody.
 	listenChanged func(address string) bool
 }
 
-func newLiveConfig(path string, cfg Config) *liveConfig {
-	l := &liveConfig{path: path}
+// newLiveConfig holds cfg and, when it has tls, loads the certificate.
+func newLiveConfig(path, credDir string, cfg Config) (*liveConfig, error) {
+	l := &liveConfig{path: path, credDir: credDir}
+	if cfg.TLS != nil {
+		cert, err := httpadapter.LoadCertificate(cfg.TLS.resolve(path, credDir))
+		if err != nil {
+			return nil, err
+		}
+		l.cert = cert
+	}
 	l.cur.Store(&cfg)
-	return l
+	return l, nil
+}
+
+// tlsConfig is what the server serves HTTPS with; nil for plain HTTP.
+func (l *liveConfig) tlsConfig() *tls.Config {
+	if l.cert == nil {
+		return nil
+	}
+	return l.cert.TLSConfig()
 }
 
 // Load returns the configuration in force.
 func (l *liveConfig) Load() Config { return *l.cur.Load() }
 
-// Reload re-reads the file. An invalid file leaves the configuration in
-// force untouched and returns why. The listen address cannot change
-// without a restart (the socket is inherited): a new one is reported in
-// the log and STATUS, and the next restart binds it.
-func (l *liveConfig) Reload(context.Context) error {
+// Reload re-reads the file and, when it serves TLS, the certificate and
+// key: new handshakes use the new pair, established connections carry on.
+// An invalid file or a pair that does not load leaves everything in force
+// untouched and returns why. The listen address and the choice of TLS
+// (and its file names) cannot change without a restart: a new listen
+// address is reported in the log and STATUS, and the next restart binds
+// it; a changed tls section is refused.
+func (l *liveConfig) Reload(ctx context.Context) error {
 	next, err := LoadConfig(l.path)
 	if err != nil {
+		return err
+	}
+	if cur := l.Load(); !sameTLS(cur.TLS, next.TLS) {
+		return errors.New("tls: the section changed; restart the service to apply it")
+	}
+	if err := l.cert.Reload(ctx); err != nil {
 		return err
 	}
 	l.cur.Store(&next)
@@ -52,6 +84,13 @@ func (l *liveConfig) Reload(context.Context) error {
 		l.listenChanged(next.Listen)
 	}
 	return nil
+}
+
+func sameTLS(a, b *TLSConfig) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
 }
 
 // DownFileCheck fails while the configured down_file exists, the
@@ -80,6 +119,36 @@ func routes(r chi.Router, cfg *liveConfig) {
 		io.WriteString(w, cfg.Load().Greeting+"\n")
 	})
 	r.Get("/slow", slow)
+	r.Get("/events", events)
+}
+
+// eventInterval is the time between two events of GET /events.
+const eventInterval = time.Second
+
+// events streams one server-sent event a second ("id: N", "data: N", a
+// blank line) until the client leaves or the server's drain begins; then
+// it ends after a complete event, so the client reconnects (to the next
+// process) without having seen half an event.
+func events(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	rc := http.NewResponseController(w)
+	drain := httpadapter.DrainStarted(r.Context())
+	tick := time.NewTicker(eventInterval)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		fmt.Fprintf(w, "id: %d\ndata: %d\n\n", n, n)
+		if err := rc.Flush(); err != nil {
+			return // the client left
+		}
+		select {
+		case <-drain:
+			return
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // slow waits ms milliseconds, then answers 200: a stand-in for real work

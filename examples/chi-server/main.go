@@ -51,7 +51,12 @@ func run(args []string, stderr io.Writer) int {
 		sdlife.ReportStartFailure(env, err)
 		return 1
 	}
-	live := newLiveConfig(*configPath, cfg)
+	live, err := newLiveConfig(*configPath, os.Getenv("CREDENTIALS_DIRECTORY"), cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "chi-server: %v\n", err)
+		sdlife.ReportStartFailure(env, err)
+		return 1
+	}
 	if !env.Supervised() {
 		logger.Info("not running under systemd ($NOTIFY_SOCKET unset): readiness, status and watchdog notifications are off")
 	}
@@ -66,6 +71,7 @@ func run(args []string, stderr io.Writer) int {
 			Listen:      httpadapter.ListenConfig{Address: cfg.Listen},
 			Server: httpadapter.ServerConfig{
 				Server:       &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+				TLS:          live.tlsConfig(), // nil: plain HTTP and h2c
 				DrainTimeout: drainTimeout,
 			},
 		}),
