@@ -3,7 +3,9 @@
 package e2e
 
 import (
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -28,6 +30,12 @@ func TestStopStart(t *testing.T) {
 		const unit = "chi-server.service"
 		dropIn := "/etc/systemd/system/" + unit + ".d/e2e-preserve.conf"
 		c.allowRapidRestarts(t, unit)
+		// Enabled, as deploy/units/README.md installs it. Before systemd 258
+		// (at least on 257) an unreferenced inactive unit is unloaded at
+		// once, and with it a preserved store; the enablement (a Wants= from
+		// multi-user.target) keeps the unit loaded. 262 pins a unit with a
+		// preserved store by itself.
+		c.must(t, "systemctl", "enable", unit)
 		tests := []struct {
 			name     string
 			preserve bool // with the drop-in
@@ -95,8 +103,45 @@ func TestStopStart(t *testing.T) {
 				}
 			})
 		}
+		// What an uninstall (disable --now, unit file removed) leaves behind
+		// with the store preserved: systemd 262 documents that the store
+		// pins the unit, 257 unloads an unreferenced inactive unit.
+		t.Run("preserve=yes/uninstalled", func(t *testing.T) {
+			c.writeFile(t, dropIn, []byte(preserveDropIn), 0o644)
+			c.must(t, "systemctl", "daemon-reload")
+			c.must(t, "systemctl", "start", unit)
+			mustGet(t, servicePort(), "/", defaultConfig().Greeting)
+			c.must(t, "systemctl", "disable", "--now", unit)
+			c.must(t, "rm", "-rf", "/etc/systemd/system/"+unit, "/etc/systemd/system/"+unit+".d")
+			c.must(t, "systemctl", "daemon-reload")
+			s := c.show(t, unit, "LoadState", "ActiveState", "NFileDescriptorStore")
+			listening := len(listenInodes(servicePort())) > 0
+			t.Logf("systemd %d, uninstalled: %v, port listening: %v", su.systemd, s, listening)
+			recordResult("stop-start", "systemd %d | preserve=yes, after disable --now and removing the unit file | %v, port listening: %v",
+				su.systemd, s, listening)
+			if pins := su.systemd >= fdStorePinsUnit; listening != pins {
+				t.Errorf("systemd %d: port listening after the uninstall = %v, want %v", su.systemd, listening, pins)
+			}
+			if listening {
+				// The store outlives the unit file, and `clean` needs a loaded
+				// unit: only the unit file back (or a reboot) frees the port.
+				out, err := c.run("systemctl", "clean", "--what=fdstore", unit)
+				t.Logf("clean --what=fdstore of the removed unit: %v %s", err, strings.TrimSpace(out))
+				c.copyFile(t, filepath.Join(unitsDir, unit), "/etc/systemd/system/"+unit, 0o644)
+				c.must(t, "systemctl", "daemon-reload")
+				c.must(t, "systemctl", "clean", "--what=fdstore", unit)
+				if now := listenInodes(servicePort()); len(now) != 0 {
+					t.Errorf("port still listening after the unit file was put back and its store cleaned: %v", now)
+				}
+			}
+		})
 	})
 }
+
+// fdStorePinsUnit: from this systemd on (somewhere in 258..262; 257 does
+// not, 262 does) a store kept by FileDescriptorStorePreserve=yes keeps its
+// unit loaded even when nothing else references it.
+const fdStorePinsUnit = 262
 
 // stopped is what the test saw of the unit between a stop and the start.
 type stopped struct {
