@@ -46,7 +46,7 @@ var consoleNoise = regexp.MustCompile(`(?m)^Attempted to remove disk file system
 const sigRTMin4 = syscall.Signal(34 + 4)
 
 func rootfsFor(t testing.TB, suite string) string {
-	dir := os.Getenv("SDLIFE_E2E_ROOTFS_" + strings.ToUpper(suite))
+	dir := os.Getenv(rootfsEnv(suite))
 	if dir == "" {
 		dir = filepath.Join(cacheDir, suite)
 	}

@@ -77,6 +77,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 
+	if err := buildRootfses(); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
+		os.Exit(1)
+	}
 	chiServerBin = os.Getenv("SDLIFE_E2E_CHI_SERVER")
 	if chiServerBin == "" {
 		chiServerBin = filepath.Join(tmp, "chi-server")

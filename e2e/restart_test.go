@@ -48,38 +48,40 @@ func restartUnderLoad(t *testing.T, c *container, unit string, port int, want st
 // lose no request, with new connections and with keep-alive connections,
 // because the listening socket stays in systemd's fd store.
 func TestRestartUnderLoad(t *testing.T) {
-	c := bootChiServer(t, "trixie")
-	const unit = "chi-server.service"
-	c.must(t, "systemctl", "start", unit)
-	mustGet(t, servicePort(), "/", defaultConfig().Greeting)
-	inodes := listenInodes(servicePort())
-	if len(inodes) != 1 {
-		t.Fatalf("want one listening socket on %d, got inodes %v", servicePort(), inodes)
-	}
+	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
+		c := bootChiServer(t, su.name)
+		const unit = "chi-server.service"
+		c.must(t, "systemctl", "start", unit)
+		mustGet(t, servicePort(), "/", defaultConfig().Greeting)
+		inodes := listenInodes(servicePort())
+		if len(inodes) != 1 {
+			t.Fatalf("want one listening socket on %d, got inodes %v", servicePort(), inodes)
+		}
 
-	for _, keepAlive := range []bool{false, true} {
-		t.Run(modeName(keepAlive), func(t *testing.T) {
-			l := restartUnderLoad(t, c, unit, servicePort(), defaultConfig().Greeting, keepAlive, nRestarts)
-			if l.failed.Load() != 0 {
-				t.Errorf("%d failed requests during %d restarts: %v", l.failed.Load(), nRestarts, l)
-			}
-		})
-	}
+		for _, keepAlive := range []bool{false, true} {
+			t.Run(modeName(keepAlive), func(t *testing.T) {
+				l := restartUnderLoad(t, c, unit, servicePort(), defaultConfig().Greeting, keepAlive, nRestarts)
+				if l.failed.Load() != 0 {
+					t.Errorf("%d failed requests during %d restarts: %v", l.failed.Load(), nRestarts, l)
+				}
+			})
+		}
 
-	s := c.state(t, unit)
-	if atoi(s["NFileDescriptorStore"]) < 1 {
-		t.Errorf("NFileDescriptorStore=%s, want >= 1", s["NFileDescriptorStore"])
-	}
-	if s["ActiveState"] != "active" {
-		t.Errorf("after restarts: %v", s)
-	}
-	if now := listenInodes(servicePort()); !slices.Equal(now, inodes) {
-		t.Errorf("listening socket changed across restarts (inodes %v -> %v): it was bound again, not handed over", inodes, now)
-	}
-	j := c.journal(t, unit)
-	if m := regexp.MustCompile(fdStoreLog).FindString(j); m == "" {
-		t.Errorf("journal never says the listener came from the fd store (pattern %s):\n%s", fdStoreLog, tail([]byte(j), 3000))
-	} else {
-		t.Logf("journal: %s", m)
-	}
+		s := c.state(t, unit)
+		if atoi(s["NFileDescriptorStore"]) < 1 {
+			t.Errorf("NFileDescriptorStore=%s, want >= 1", s["NFileDescriptorStore"])
+		}
+		if s["ActiveState"] != "active" {
+			t.Errorf("after restarts: %v", s)
+		}
+		if now := listenInodes(servicePort()); !slices.Equal(now, inodes) {
+			t.Errorf("listening socket changed across restarts (inodes %v -> %v): it was bound again, not handed over", inodes, now)
+		}
+		j := c.journal(t, unit)
+		if m := regexp.MustCompile(fdStoreLog).FindString(j); m == "" {
+			t.Errorf("journal never says the listener came from the fd store (pattern %s):\n%s", fdStoreLog, tail([]byte(j), 3000))
+		} else {
+			t.Logf("journal: %s", m)
+		}
+	})
 }

@@ -2,7 +2,7 @@
 # Build (once) and print the path of a cached Debian rootfs that boots systemd
 # inside systemd-nspawn.
 #
-#   e2e/rootfs.sh SUITE        # e.g. trixie (systemd 257) or bookworm (systemd 252)
+#   e2e/rootfs.sh SUITE        # e.g. forky (systemd 262), trixie (257), bookworm (252)
 #
 # Cache: ${SDLIFE_E2E_CACHE:-/var/cache/sdlife-e2e}/SUITE. The rootfs is built
 # with debootstrap in a temporary directory next to it and renamed into place
@@ -38,6 +38,15 @@ case $mirror in
 *) mirror=http://deb.debian.org/debian ;;
 esac
 
+# debootstrap knows a suite by its script; the current Debian suites are all
+# symlinks to "sid". A debootstrap older than the suite (bookworm's has
+# no "forky") gets that script by path, as a newer one would use it.
+scripts=${DEBOOTSTRAP_DIR:-/usr/share/debootstrap}/scripts
+script=()
+if [[ ! -e $scripts/$suite && -e $scripts/sid ]]; then
+	script=("$scripts/sid")
+fi
+
 mkdir -p "$cache"
 tmp=$(mktemp -d "$cache/.build-$suite.XXXXXX")
 cleanup() { rm -rf --one-file-system "$tmp" "$tmp.log"; }
@@ -46,7 +55,7 @@ trap cleanup EXIT
 echo "rootfs.sh: debootstrap $suite from $mirror into $tmp (one-time, ~1 min)" >&2
 start=$SECONDS
 if ! debootstrap --variant=minbase --include=systemd,systemd-sysv,dbus,procps \
-	"$suite" "$tmp" "$mirror" >"$tmp.log" 2>&1; then
+	"$suite" "$tmp" "$mirror" "${script[@]}" >"$tmp.log" 2>&1; then
 	tail -n 30 "$tmp.log" >&2
 	rm -f "$tmp.log"
 	echo "rootfs.sh: debootstrap $suite failed" >&2

@@ -5,9 +5,10 @@
 #   sudo e2e/run.sh -run TestStop   # extra arguments go to `go test`
 #
 # Needs root on Debian or Ubuntu and a Go toolchain. Installs debootstrap and
-# systemd-container if missing, builds (once, cached) Debian trixie and
-# bookworm root filesystems, then runs the Go tests of ./e2e (build tag e2e),
-# which boot one systemd-nspawn container per scenario. See e2e/README.md.
+# systemd-container if missing, then runs the Go tests of ./e2e (build tag
+# e2e), which build (once, cached) a Debian root filesystem per systemd
+# version of the matrix (bookworm 252, trixie 257, forky 262) and boot one
+# systemd-nspawn container per scenario and version. See e2e/README.md.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,15 +33,9 @@ if ((${#need[@]})); then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}"
 fi
 
+# The test binary builds (once, cached here) the root filesystem of every
+# suite of its matrix (e2e/suites_test.go) with rootfs.sh, all in parallel.
 export SDLIFE_E2E_CACHE=${SDLIFE_E2E_CACHE:-/var/cache/sdlife-e2e}
-start=$SECONDS
-"$here/rootfs.sh" trixie >/dev/null &
-trixie=$!
-"$here/rootfs.sh" bookworm >/dev/null &
-bookworm=$!
-wait "$trixie"
-wait "$bookworm"
-echo "e2e/run.sh: root filesystems ready in $((SECONDS - start)) s" >&2
 
 work=$(mktemp -d /tmp/sdlife-e2e.XXXXXX)
 export SDLIFE_E2E_STATE=$work/state
@@ -80,7 +75,7 @@ trap 'exit 143' TERM
 cd "$repo"
 start=$SECONDS
 status=0
-go test -tags e2e -count=1 -v -timeout 30m ./e2e "$@" || status=$?
+go test -tags e2e -count=1 -v -timeout 60m ./e2e "$@" || status=$?
 echo "e2e/run.sh: tests took $((SECONDS - start)) s, exit status $status" >&2
 if [[ -s $SDLIFE_E2E_RESULTS ]]; then
 	echo "--- recorded results ($SDLIFE_E2E_RESULTS) ---"

@@ -11,47 +11,49 @@ import (
 // TestSocketActivation: the socket unit starts the service on the first
 // connection, and restarts under load lose nothing.
 func TestSocketActivation(t *testing.T) {
-	c := bootChiServer(t, "trixie")
-	const (
-		sock = "chi-server-activated.socket"
-		unit = "chi-server-activated.service"
-	)
-	c.must(t, "systemctl", "start", sock)
-	if s := c.state(t, unit); s["ActiveState"] != "inactive" {
-		t.Fatalf("service active before any connection: %v", s)
-	}
-	inodes := listenInodes(socketPort())
-	if len(inodes) != 1 {
-		t.Fatalf("want the socket unit listening on %d, got inodes %v", socketPort(), inodes)
-	}
-	// The first request is answered by the service it starts.
-	mustGet(t, socketPort(), "/", defaultConfig().Greeting)
-	if s := c.state(t, unit); s["ActiveState"] != "active" || s["SubState"] != "running" {
-		t.Fatalf("service after first connection: %v", s)
-	}
-	if sp := listenInodes(servicePort()); len(sp) != 0 {
-		t.Errorf("the service bound its configured address %d as well: it ignored the socket it was handed", servicePort())
-	}
+	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
+		c := bootChiServer(t, su.name)
+		const (
+			sock = "chi-server-activated.socket"
+			unit = "chi-server-activated.service"
+		)
+		c.must(t, "systemctl", "start", sock)
+		if s := c.state(t, unit); s["ActiveState"] != "inactive" {
+			t.Fatalf("service active before any connection: %v", s)
+		}
+		inodes := listenInodes(socketPort())
+		if len(inodes) != 1 {
+			t.Fatalf("want the socket unit listening on %d, got inodes %v", socketPort(), inodes)
+		}
+		// The first request is answered by the service it starts.
+		mustGet(t, socketPort(), "/", defaultConfig().Greeting)
+		if s := c.state(t, unit); s["ActiveState"] != "active" || s["SubState"] != "running" {
+			t.Fatalf("service after first connection: %v", s)
+		}
+		if sp := listenInodes(servicePort()); len(sp) != 0 {
+			t.Errorf("the service bound its configured address %d as well: it ignored the socket it was handed", servicePort())
+		}
 
-	for _, keepAlive := range []bool{false, true} {
-		t.Run(modeName(keepAlive), func(t *testing.T) {
-			l := restartUnderLoad(t, c, unit, socketPort(), defaultConfig().Greeting, keepAlive, nRestarts)
-			if l.failed.Load() != 0 {
-				t.Errorf("%d failed requests during %d restarts: %v", l.failed.Load(), nRestarts, l)
-			}
-		})
-	}
-	if now := listenInodes(socketPort()); !slices.Equal(now, inodes) {
-		t.Errorf("listening socket changed (inodes %v -> %v)", inodes, now)
-	}
-	if m := regexp.MustCompile(activationLog).FindString(c.journal(t, unit)); m == "" {
-		t.Errorf("journal never says the listener came from the socket unit (pattern %s)", activationLog)
-	} else {
-		t.Logf("journal: %s", m)
-	}
-	s := c.state(t, unit)
-	t.Logf("after restarts: %v", s)
-	if s["ActiveState"] != "active" {
-		t.Errorf("after restarts: %v", s)
-	}
+		for _, keepAlive := range []bool{false, true} {
+			t.Run(modeName(keepAlive), func(t *testing.T) {
+				l := restartUnderLoad(t, c, unit, socketPort(), defaultConfig().Greeting, keepAlive, nRestarts)
+				if l.failed.Load() != 0 {
+					t.Errorf("%d failed requests during %d restarts: %v", l.failed.Load(), nRestarts, l)
+				}
+			})
+		}
+		if now := listenInodes(socketPort()); !slices.Equal(now, inodes) {
+			t.Errorf("listening socket changed (inodes %v -> %v)", inodes, now)
+		}
+		if m := regexp.MustCompile(activationLog).FindString(c.journal(t, unit)); m == "" {
+			t.Errorf("journal never says the listener came from the socket unit (pattern %s)", activationLog)
+		} else {
+			t.Logf("journal: %s", m)
+		}
+		s := c.state(t, unit)
+		t.Logf("after restarts: %v", s)
+		if s["ActiveState"] != "active" {
+			t.Errorf("after restarts: %v", s)
+		}
+	})
 }

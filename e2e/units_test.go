@@ -15,45 +15,50 @@ const maxExposure = 2.5
 
 var exposureRe = regexp.MustCompile(`Overall exposure level for \S+: ([0-9.]+) (\S+)`)
 
-// TestUnits checks deploy/units with the analyzer of the systemd version
-// each unit is written for: notify-reload units on trixie (257), the compat
-// unit on bookworm (252).
+// shippedUnits are the files of deploy/units with the oldest systemd that
+// loads each (deploy/units/README.md).
+var shippedUnits = []struct {
+	name       string
+	minSystemd int
+}{
+	{"chi-server.service", notifyReload},
+	{"chi-server-activated.socket", notifyReload},
+	{"chi-server-activated.service", notifyReload},
+	{"chi-server-compat.service", 0},
+}
+
+// TestUnits checks every unit of deploy/units with the analyzer of every
+// systemd of the matrix that the unit is written for.
 func TestUnits(t *testing.T) {
-	for _, tc := range []struct {
-		suite    string
-		verify   []string
-		services []string
-	}{
-		{"trixie",
-			[]string{"chi-server.service", "chi-server-activated.socket", "chi-server-activated.service", "chi-server-compat.service"},
-			[]string{"chi-server.service", "chi-server-activated.service", "chi-server-compat.service"}},
-		{"bookworm",
-			[]string{"chi-server-compat.service"},
-			[]string{"chi-server-compat.service"}},
-	} {
-		t.Run(tc.suite, func(t *testing.T) {
-			c := bootChiServer(t, tc.suite)
-			version := strings.Fields(c.must(t, "systemctl", "--version"))
-			for _, u := range tc.verify {
-				out, err := c.run("systemd-analyze", "verify", "/etc/systemd/system/"+u)
-				if err != nil || strings.Contains(out, "chi-server") {
-					t.Errorf("systemd-analyze verify %s (systemd %s): %v\n%s", u, version[1], err, out)
-				}
+	forEachSuite(t, 0, 0, func(t *testing.T, su suite) {
+		c := bootChiServer(t, su.name)
+		version := strings.Fields(c.must(t, "systemctl", "--version"))[1]
+		if major, _, _ := strings.Cut(version, "."); major != strconv.Itoa(su.systemd) {
+			t.Errorf("%s ships systemd %s, the matrix says %d", su.name, version, su.systemd)
+		}
+		for _, u := range shippedUnits {
+			if su.systemd < u.minSystemd {
+				continue
 			}
-			for _, u := range tc.services {
-				out, err := c.run("systemd-analyze", "security", "--no-pager", u)
-				m := exposureRe.FindStringSubmatch(out)
-				if m == nil {
-					t.Errorf("systemd-analyze security %s: %v, no overall exposure in:\n%s", u, err, out)
-					continue
-				}
-				score, _ := strconv.ParseFloat(m[1], 64)
-				t.Logf("systemd %s: systemd-analyze security %s: %s %s", version[1], u, m[1], m[2])
-				recordResult("security", "systemd %s, %s: exposure %s %s", version[1], u, m[1], m[2])
-				if score > maxExposure {
-					t.Errorf("%s: exposure %.1f > %.1f", u, score, maxExposure)
-				}
+			out, err := c.run("systemd-analyze", "verify", "/etc/systemd/system/"+u.name)
+			if err != nil || strings.Contains(out, "chi-server") {
+				t.Errorf("systemd-analyze verify %s (systemd %s): %v\n%s", u.name, version, err, out)
 			}
-		})
-	}
+			if !strings.HasSuffix(u.name, ".service") {
+				continue
+			}
+			out, err = c.run("systemd-analyze", "security", "--no-pager", u.name)
+			m := exposureRe.FindStringSubmatch(out)
+			if m == nil {
+				t.Errorf("systemd-analyze security %s: %v, no overall exposure in:\n%s", u.name, err, out)
+				continue
+			}
+			score, _ := strconv.ParseFloat(m[1], 64)
+			t.Logf("systemd %s: systemd-analyze security %s: %s %s", version, u.name, m[1], m[2])
+			recordResult("security", "systemd %s, %s: exposure %s %s", version, u.name, m[1], m[2])
+			if score > maxExposure {
+				t.Errorf("%s: exposure %.1f > %.1f", u.name, score, maxExposure)
+			}
+		}
+	})
 }
