@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 )
 
 // Config is the service's configuration file (see README.md in this
@@ -23,6 +24,10 @@ type Config struct {
 	DownFile string `json:"down_file"`
 	// TLS, when set, makes the listener serve HTTPS.
 	TLS *TLSConfig `json:"tls"`
+	// RestartResetAfter is how long the health check must pass before
+	// the restart counter is reset (RESTART_RESET=1), as a Go duration
+	// ("90s"). Empty means the library's default (one minute).
+	RestartResetAfter string `json:"restart_reset_after"`
 }
 
 // TLSConfig names the certificate chain and private key, both PEM. A
@@ -111,6 +116,11 @@ func (c Config) Validate() error {
 	if c.DownFile != "" && !filepath.IsAbs(c.DownFile) {
 		return fmt.Errorf("down_file %q: must be an absolute path", c.DownFile)
 	}
+	if c.RestartResetAfter != "" {
+		if d, err := time.ParseDuration(c.RestartResetAfter); err != nil || d <= 0 {
+			return fmt.Errorf("restart_reset_after %q: want a positive duration such as \"90s\"", c.RestartResetAfter)
+		}
+	}
 	if c.TLS != nil && (c.TLS.CertFile == "" || c.TLS.KeyFile == "") {
 		return errors.New("tls: cert_file and key_file are both required")
 	}
@@ -131,4 +141,11 @@ func describeJSONError(err error) error {
 		return errors.New("empty file: want a JSON object")
 	}
 	return err
+}
+
+// restartResetAfter is RestartResetAfter as a duration; zero for the
+// default. Validate has checked it.
+func (c Config) restartResetAfter() time.Duration {
+	d, _ := time.ParseDuration(c.RestartResetAfter)
+	return d
 }

@@ -74,6 +74,7 @@ func run(args []string, stderr io.Writer) int {
 				TLS:          live.tlsConfig(), // nil: plain HTTP and h2c
 				DrainTimeout: drainTimeout,
 			},
+			RestartResetAfter: cfg.restartResetAfter(),
 		}),
 		fx.Supply(live),
 		fxmodule.AsReloader[*liveConfig](),
