@@ -16,7 +16,12 @@
 //   - Listen returns the listener named "http": from socket activation, from
 //     the fd store, or freshly bound, and stores it for the next start.
 //   - Server runs an http.Server and, on Shutdown, drains it in an order
-//     that answers every request the kernel accepted (see Server.Shutdown).
+//     that answers every request the kernel accepted (see Server.Shutdown):
+//     HTTP/1 and HTTP/2 (h2c on plain listeners, h2 over TLS by default),
+//     with or without TLS on the same kept-alive listener. Handlers that
+//     stream learn that the drain began from DrainStarted.
+//   - Certificate holds a TLS certificate and key read from files, checked
+//     on load and on Reload; a failed reload keeps the old pair.
 //
 // Package fxmodule wires all of them into an fx application.
 package httpadapter
