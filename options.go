@@ -124,8 +124,8 @@ func (o *Options) check() error {
 		return fmt.Errorf("%w: Listen.Files, Notifier, FDStore and Logger are the Service's: set Options.Files, Environment and Logger instead", ErrInvalidOptions)
 	case sc.Handler != nil:
 		return fmt.Errorf("%w: Server.Handler: pass the handler to Run", ErrInvalidOptions)
-	case sc.Notifier != nil || sc.Readiness != nil || sc.Logger != nil:
-		return fmt.Errorf("%w: Server.Notifier, Readiness and Logger are the Service's", ErrInvalidOptions)
+	case sc.Notifier != nil || sc.Readiness != nil || sc.Logger != nil || sc.ConnStore != nil:
+		return fmt.Errorf("%w: Server.Notifier, Readiness, Logger and ConnStore are the Service's", ErrInvalidOptions)
 	case sc.Ready != httpadapter.ReadyOnStart:
 		return fmt.Errorf("%w: Server.Ready: the Service announces READY=1 and STOPPING=1 itself", ErrInvalidOptions)
 	case o.StatusInterval < 0 || o.ReloadTimeout < 0 || o.MemoryPressureInterval < 0:

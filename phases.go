@@ -68,11 +68,22 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 		s.mu.Unlock()
 		return errors.New("sdlife: Serve called twice")
 	}
+	var err error
 	sc := s.opts.Server
 	sc.Handler = s.counters.Middleware(h)
 	sc.Notifier = s.notifier // EXTEND_TIMEOUT_USEC only: the Service announces READY and STOPPING
 	sc.Ready = httpadapter.ReadyByCaller
 	sc.Logger = s.log
+	lc := s.opts.Listen
+	lc.Files, lc.Notifier, lc.FDStore, lc.Logger = s.files, s.notifier, s.fdstore, s.log
+	if sc.TLS == nil && s.fdstore.Enabled() {
+		// Idle keep-alive connections outlive the restart in the fd store,
+		// beside the listener.
+		if sc.ConnStore, err = lc.ConnStore(1); err != nil {
+			s.mu.Unlock()
+			return err
+		}
+	}
 	srv, err := httpadapter.NewServer(sc)
 	if err != nil {
 		s.mu.Unlock()
@@ -81,8 +92,6 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 	s.server = srv
 	s.mu.Unlock()
 
-	lc := s.opts.Listen
-	lc.Files, lc.Notifier, lc.FDStore, lc.Logger = s.files, s.notifier, s.fdstore, s.log
 	res, err := lc.Listen()
 	if err != nil {
 		return err

@@ -39,8 +39,9 @@ const (
 // open, idle otherwise); what matters for the drain is to know them
 // apart from HTTP/1 ones (see tlsProto and markHTTP2).
 type connTracker struct {
-	conns    sync.Map    // net.Conn -> *connRecord
-	draining atomic.Bool // set once the drain begins: responses carry Connection: close, idle times are recorded
+	conns    sync.Map     // net.Conn -> *connRecord
+	draining atomic.Bool  // set once the drain begins: responses carry Connection: close, idle times are recorded
+	answered atomic.Int64 // HTTP/1 responses with "Connection: close" while draining
 
 	// Hijacked connections stay in conns until the drain closes them, or
 	// until a sweep finds their owner closed them.
@@ -85,8 +86,13 @@ func (t *connTracker) track(c net.Conn, st http.ConnState) {
 				r.proto.Store(int32(tlsProto(tc)))
 			}
 		}
-		if st == http.StateIdle && t.draining.Load() {
-			r.idleSince.Store(time.Now().UnixNano())
+		if st == http.StateIdle {
+			if pc, ok := c.(*parkConn); ok {
+				pc.idle()
+			}
+			if t.draining.Load() {
+				r.idleSince.Store(time.Now().UnixNano())
+			}
 		}
 		r.state.Store(int32(st))
 	case http.StateHijacked:

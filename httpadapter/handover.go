@@ -89,23 +89,21 @@ func (s *ConnStore) Room() int {
 // rest. The caller closes the stored ones (the manager holds a
 // duplicate, so the client notices nothing) and falls back to the
 // ordinary close for the rest: those not plain TCP (TLS included, found
-// through NetConn), those with bytes waiting in the socket (a request on
-// its way, which this process should answer), and those beyond the
-// store's room. err reports a message the manager could not be sent; its
-// connections are in rest.
+// through NetConn) and those beyond the store's room. err reports a
+// message the manager could not be sent; its connections are in rest.
 //
-// Each connection must be idle at a request boundary: its response
-// written, nothing read ahead by the server (net/http's buffered reader
-// empty), and, to be safe, no goroutine reading from it, since a read
-// racing with Store would consume bytes the next process never sees. The
-// connections are stored with polling on (no FDPOLL=0): the manager drops
-// a stored connection that reports POLLHUP or POLLERR, that is one the
-// peer reset or that is closed for good; the next process could not serve
-// it anyway, and it no longer takes a place in the store. A peer's
-// orderly close (FIN) raises no POLLHUP: such a connection stays stored
-// until the next process finds it closed (AdoptConns). Success means the
-// messages were queued; before exiting, Notifier.Barrier confirms that
-// the manager has read them.
+// Each connection must be at a request boundary with no goroutine
+// reading from it: its response written, nothing read ahead by the
+// server. Server parks connections so (see ServerConfig.ConnStore); bytes
+// still in the socket's buffer then travel with it to the next process,
+// which answers them. The connections are stored with polling on (no
+// FDPOLL=0): the manager drops a stored connection that reports POLLHUP
+// or POLLERR, that is one the peer reset or that is closed for good; the
+// next process could not serve it anyway, and it no longer takes a place
+// in the store. A peer's orderly close (FIN) raises no POLLHUP: such a
+// connection stays stored until the next process finds it closed
+// (AdoptConns). Success means the messages were queued; before exiting,
+// Notifier.Barrier confirms that the manager has read them.
 func (s *ConnStore) Store(conns []net.Conn) (stored, rest []net.Conn, err error) {
 	if s == nil || len(conns) == 0 {
 		return nil, conns, nil
@@ -116,7 +114,7 @@ func (s *ConnStore) Store(conns []net.Conn) (stored, rest []net.Conn, err error)
 	var socks []syscall.Conn
 	for _, c := range conns {
 		sc, cerr := tcpSocket(c)
-		if cerr != nil || len(ok) >= s.room || pendingInput(c) {
+		if cerr != nil || len(ok) >= s.room {
 			rest = append(rest, c)
 			continue
 		}

@@ -93,6 +93,13 @@ type ServerConfig struct {
 	// the drain waits for hijacked connections to be closed by their
 	// owners. Zero means DefaultIdleGrace (500ms).
 	IdleGrace time.Duration
+	// ConnStore, when set, hands idle HTTP/1 keep-alive connections to
+	// the fd store when the drain begins, instead of closing them, so
+	// that the next process serves them (see ListenConfig.ConnStore and
+	// Shutdown): their clients see no close at all. Only plain TCP
+	// connections between two requests are handed over, as many as the
+	// store has room for; the others drain as without it. Not with TLS.
+	ConnStore *ConnStore
 	// ListenerCloseDelay is how long Shutdown keeps accepting and serving
 	// as usual after Readiness turned StateStopping, before the drain
 	// begins: time for a load balancer that polls the readiness endpoint
@@ -201,7 +208,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			s.tls.NextProtos = alpnProtos(srv)
 		}
 	}
-	srv.Handler = &closeWhenDraining{draining: &s.conn.draining, next: h}
+	srv.Handler = &closeWhenDraining{conn: &s.conn, next: h}
 	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
 		s.conn.track(c, st)
@@ -252,14 +259,17 @@ func alpnProtos(srv *http.Server) []string {
 // client sends its next requests on a new connection while the streams
 // in flight finish.
 type closeWhenDraining struct {
-	draining *atomic.Bool
-	next     http.Handler
+	conn *connTracker
+	next http.Handler
 }
 
 func (h *closeWhenDraining) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	markHTTP2(r)
-	if h.draining.Load() {
+	if h.conn.draining.Load() {
 		w.Header().Set("Connection", "close")
+		if r.ProtoMajor == 1 {
+			h.conn.answered.Add(1)
+		}
 	}
 	h.next.ServeHTTP(w, r)
 }
@@ -311,8 +321,11 @@ func (s *Server) Start(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.state = serverRunning
-	if s.tls != nil {
+	switch {
+	case s.tls != nil:
 		l = tls.NewListener(l, s.tls)
+	case s.cfg.ConnStore != nil:
+		l = parkListener{l} // idle connections can be handed over (see park.go)
 	}
 	s.ln = l
 	s.serveDone = make(chan struct{})
@@ -506,15 +519,18 @@ func (s *Server) drain(parent context.Context) error {
 		return s.forceClose(parent)
 	}
 	s.log.Info("httpadapter: draining", "connections", s.conn.counts(time.Now()).total())
+	// 5a. Idle HTTP/1 connections go to the fd store, when there is room.
+	handed := s.handOver(ctx)
 
 	// 5 and 6. Wait for the HTTP/1 connections, closing each idle one
 	// once it has been idle for IdleGrace, and give hijacked connections
 	// their grace.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	closedIdle := 0
 	for {
 		now := time.Now()
-		s.conn.closeIdle(now, start, s.cfg.IdleGrace)
+		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
 		c := s.conn.counts(now)
 		if c.waitFor() == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break
@@ -532,7 +548,8 @@ func (s *Server) drain(parent context.Context) error {
 	}
 	// 8. Hijacked connections their owners left open.
 	n := s.conn.closeHijacked()
-	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond), "hijacked_closed", n)
+	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
+		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "hijacked_closed", n)
 	return nil
 }
 

@@ -1,0 +1,250 @@
+package httpadapter
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Parking an idle HTTP/1 connection takes it away from net/http without a
+// byte of it being read, so that the drain can hand the socket to the fd
+// store with every unread byte still in the kernel's buffer: the next
+// process then reads the client's next request itself.
+//
+// An idle keep-alive connection has one net/http goroutine waiting in
+// Read for the next request. park asks that read to give up (a read
+// deadline in the past). If it returns nothing, net/http gives the
+// connection up and closes it, and parkConn.Close keeps the socket open
+// instead. If bytes arrive first, the park is abandoned, the deadline
+// lifted, and net/http reads and answers the request as usual (with
+// "Connection: close", since the drain has begun). The two never meet
+// half-way: park and net/http's own deadline calls are serialised, and a
+// Read that returns bytes after the park was asked ends it.
+//
+// Only a connection that is provably between requests can be parked:
+// net/http has set its idle deadline after reporting StateIdle and has
+// not set the next request's deadline (it does both around the wait for
+// the next request), and no byte was read since StateIdle. A client that
+// pipelines (sends a request before the previous response arrived) may
+// have bytes in net/http's buffers that the socket no longer holds; a
+// connection on which net/http's one-byte background read returned data
+// is never parked. A pipelined request of which net/http read exactly one
+// to three bytes into its buffer along with the previous request is not
+// detectable here; HTTP clients in use today do not pipeline.
+
+// parkListener wraps the connections l accepts in parkConns.
+type parkListener struct{ net.Listener }
+
+func (l parkListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &parkConn{Conn: c}, nil
+}
+
+// The park states of a connection.
+const (
+	parkNone    int32 = iota // serving as usual
+	parkAsked                // the drain asked net/http's read to give up
+	parkParked               // net/http let go: the socket is the drain's
+	parkAborted              // bytes arrived or a request began: served as usual
+)
+
+// The phases of an HTTP/1 connection between two requests, as the
+// deadline calls show them.
+const (
+	phaseRequest int32 = iota // reading or serving a request
+	phaseIdle                 // StateIdle reported; the idle deadline not set yet
+	phaseWaiting              // the idle deadline set: waiting for the next request
+)
+
+type parkConn struct {
+	net.Conn
+
+	mu       sync.Mutex // serialises park with net/http's deadline calls
+	state    atomic.Int32
+	phase    atomic.Int32
+	read     atomic.Int64  // bytes read since StateIdle
+	pipeline atomic.Bool   // a byte came in while a request was served
+	released chan struct{} // made by park; closed when parked or aborted
+}
+
+// idle is called from the StateIdle hook, on net/http's goroutine, before
+// it sets the idle deadline.
+func (c *parkConn) idle() {
+	c.read.Store(0)
+	c.phase.Store(phaseIdle)
+}
+
+func (c *parkConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.read.Add(int64(n))
+		if len(p) == 1 && c.phase.Load() == phaseRequest {
+			c.pipeline.Store(true) // net/http's background read: a pipelined byte
+		}
+		if c.state.Load() == parkAsked {
+			c.abort()
+		}
+	}
+	return n, err
+}
+
+// SetReadDeadline is net/http's: it marks the phases between requests,
+// and a deadline for the next request ends a park in progress.
+func (c *parkConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch c.phase.Load() {
+	case phaseIdle:
+		c.phase.Store(phaseWaiting)
+	case phaseWaiting:
+		c.phase.Store(phaseRequest) // the next request's deadline
+		if c.state.CompareAndSwap(parkAsked, parkAborted) {
+			close(c.released)
+		}
+	}
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *parkConn) SetDeadline(t time.Time) error {
+	if err := c.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.Conn.SetWriteDeadline(t)
+}
+
+// abort ends a park that bytes overtook: net/http goes on reading.
+func (c *parkConn) abort() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.CompareAndSwap(parkAsked, parkAborted) {
+		_ = c.Conn.SetReadDeadline(time.Time{}) // net/http sets the request's own
+		close(c.released)
+	}
+}
+
+// park asks net/http's read to give the connection up; false when the
+// connection is not provably between requests. Wait on released, then
+// check parked.
+func (c *parkConn) park() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.phase.Load() != phaseWaiting || c.read.Load() != 0 || c.pipeline.Load() ||
+		!c.state.CompareAndSwap(parkNone, parkAsked) {
+		return false
+	}
+	c.released = make(chan struct{})
+	if err := c.Conn.SetReadDeadline(time.Unix(1, 0)); err != nil {
+		c.state.Store(parkAborted)
+		close(c.released)
+		return false
+	}
+	return true
+}
+
+// giveUp ends a park that net/http did not answer in time; true when the
+// connection was parked after all.
+func (c *parkConn) giveUp() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state.CompareAndSwap(parkAsked, parkAborted) {
+		_ = c.Conn.SetReadDeadline(time.Time{})
+		close(c.released)
+	}
+	return c.state.Load() == parkParked
+}
+
+func (c *parkConn) parked() bool { return c.state.Load() == parkParked }
+
+// Close is net/http's: while a park is asked, it is how net/http gives
+// the connection up, and the socket stays open for the drain.
+func (c *parkConn) Close() error {
+	c.mu.Lock()
+	if c.state.CompareAndSwap(parkAsked, parkParked) {
+		close(c.released)
+		c.mu.Unlock()
+		return nil
+	}
+	c.mu.Unlock()
+	return c.Conn.Close()
+}
+
+// NetConn returns the wrapped connection (as *tls.Conn has it), for
+// ConnStore and the socket queries.
+func (c *parkConn) NetConn() net.Conn { return c.Conn }
+
+// ReadFrom keeps sendfile and splice for responses served from files.
+func (c *parkConn) ReadFrom(r io.Reader) (int64, error) {
+	if rf, ok := c.Conn.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(struct{ io.Writer }{c.Conn}, r)
+}
+
+// CloseWrite is net/http's half-close after a "Connection: close"
+// response.
+func (c *parkConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return nil
+}
+
+// parkWait bounds the wait for net/http to let go of the connections the
+// drain parks. A read deadline in the past wakes its read at once; the
+// bound only keeps a drain from hanging on a connection that behaves
+// otherwise, which is then served as usual.
+const parkWait = time.Second
+
+// handOver parks the idle HTTP/1 connections, as many as the ConnStore
+// has room for, and hands those parked to the fd store; it returns how
+// many it handed over. Connections it cannot park go on as without it.
+func (s *Server) handOver(ctx context.Context) int {
+	cs := s.cfg.ConnStore
+	room := cs.Room()
+	if room == 0 {
+		return 0
+	}
+	var asked []*parkConn
+	s.conn.conns.Range(func(k, v any) bool {
+		pc, ok := k.(*parkConn)
+		r := v.(*connRecord)
+		if ok && http.ConnState(r.state.Load()) == http.StateIdle &&
+			connProto(r.proto.Load()) == protoUnknown && pc.park() {
+			asked = append(asked, pc)
+		}
+		return len(asked) < room
+	})
+	if len(asked) == 0 {
+		return 0
+	}
+	wait, cancel := context.WithTimeout(ctx, parkWait)
+	defer cancel()
+	parked := make([]net.Conn, 0, len(asked))
+	for _, pc := range asked {
+		select {
+		case <-pc.released:
+		case <-wait.Done():
+		}
+		if pc.giveUp() {
+			parked = append(parked, pc)
+		}
+	}
+	stored, rest, err := cs.Store(parked)
+	for _, c := range stored {
+		_ = c.(*parkConn).Conn.Close() // the manager holds a duplicate: no FIN
+	}
+	for _, c := range rest {
+		_ = c.(*parkConn).Conn.Close()
+	}
+	if err != nil || len(rest) > 0 {
+		s.log.Warn("httpadapter: idle connections not handed over were closed", "closed", len(rest), "err", err)
+	}
+	return len(stored)
+}

@@ -1,0 +1,228 @@
+package httpadapter
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sdlife/sdlife/lifecycle/sdtest"
+)
+
+// generation is one process's Server in a hand-over test: it answers
+// with its name.
+func startGeneration(t *testing.T, name string, cfg ListenConfig, withStore bool) (*Server, ListenResult) {
+	t.Helper()
+	res, err := cfg.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := ServerConfig{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.WriteString(w, name)
+		}),
+		Ready: ReadyByCaller,
+	}
+	if withStore {
+		if sc.ConnStore, err = cfg.ConnStore(1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv, err := NewServer(sc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(res.Listener); err != nil {
+		t.Fatal(err)
+	}
+	return srv, res
+}
+
+// The drain hands idle keep-alive connections to the fd store; the next
+// process takes them back and answers their next request on the same
+// TCP connection; the store is empty of connections afterwards.
+func TestDrainHandsOverIdleConnections(t *testing.T) {
+	const clients = 20
+	m := sdtest.NewManager(t, sdtest.WithFDStore(64))
+	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+	old, res := startGeneration(t, "old", cfg, true)
+	cfg.Address = res.Listener.Addr().String()
+
+	conns := make([]net.Conn, clients)
+	readers := make([]*bufio.Reader, clients)
+	locals := make([]string, clients)
+	for i := range conns {
+		c, err := net.Dial("tcp", cfg.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i], readers[i], locals[i] = c, bufio.NewReader(c), c.LocalAddr().String()
+		if code, body := get(t, c, readers[i]); code != http.StatusOK || body != "old" {
+			t.Fatalf("client %d: %d %q", i, code, body)
+		}
+	}
+	waitIdle(t, old, clients)
+	if err := old.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	barrier(t, m)
+	if n := len(connNames(storedNames(m))); n != clients {
+		t.Fatalf("the store holds %d connections, want %d: %v", n, clients, storedNames(m))
+	}
+
+	files := m.Files()
+	defer files.Close()
+	cfg.Files = files
+	next, res2 := startGeneration(t, "new", cfg, true)
+	defer next.Shutdown(context.Background())
+	if res2.Adopted != clients {
+		t.Fatalf("the next process adopted %d connections, want %d", res2.Adopted, clients)
+	}
+	for i, c := range conns {
+		if code, body := get(t, c, readers[i]); code != http.StatusOK || body != "new" {
+			t.Fatalf("client %d after the hand-over: %d %q, want 200 new", i, code, body)
+		}
+		if c.LocalAddr().String() != locals[i] {
+			t.Fatalf("client %d reconnected", i)
+		}
+	}
+	barrier(t, m)
+	if n := connNames(storedNames(m)); len(n) != 0 {
+		t.Errorf("connections left in the store: %v", n)
+	}
+}
+
+// waitIdle waits until n connections of s are idle.
+func waitIdle(t *testing.T, s *Server, n int) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.conn.counts(time.Now()).Idle < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d connections idle", s.conn.counts(time.Now()).Idle, n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// Requests sent while the drain parks and hands over are answered exactly
+// once: by the old process (then with Connection: close, and the client
+// reconnects) or by the next one on the handed-over connection. None is
+// lost, none answered twice.
+func TestDrainHandOverRacingRequests(t *testing.T) {
+	handed := 0
+	defer func() {
+		if handed == 0 {
+			t.Error("no connection was handed over in any round: the race was not exercised")
+		}
+	}()
+	for round := range 5 {
+		t.Run(fmt.Sprint(round), func(t *testing.T) {
+			const clients = 16
+			m := sdtest.NewManager(t, sdtest.WithFDStore(64))
+			cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+			old, res := startGeneration(t, "old", cfg, true)
+			addr := res.Listener.Addr().String()
+			cfg.Address = addr
+
+			stop := make(chan struct{})
+			var wg sync.WaitGroup
+			errs := make(chan error, clients)
+			for i := range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs <- keepAliveClient(addr, stop, time.Duration(i%4)*time.Millisecond)
+				}()
+			}
+			time.Sleep(20 * time.Millisecond) // traffic before the drain
+			if err := old.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			barrier(t, m)
+			handed += len(connNames(storedNames(m)))
+			files := m.Files()
+			defer files.Close()
+			cfg.Files = files
+			next, _ := startGeneration(t, "new", cfg, true)
+			time.Sleep(20 * time.Millisecond) // traffic after the hand-over
+			close(stop)
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				if err != nil {
+					t.Error(err)
+				}
+			}
+			if err := next.Shutdown(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// keepAliveClient sends requests one after another on one connection,
+// pausing between them, until stop; it reconnects after a response with
+// Connection: close. Any request without exactly one response is an
+// error.
+func keepAliveClient(addr string, stop <-chan struct{}, pause time.Duration) error {
+	var c net.Conn
+	var br *bufio.Reader
+	defer func() {
+		if c != nil {
+			c.Close()
+		}
+	}()
+	for n := 0; ; n++ {
+		select {
+		case <-stop:
+			return nil
+		default:
+		}
+		if c == nil {
+			var err error
+			if c, err = net.Dial("tcp", addr); err != nil {
+				return fmt.Errorf("request %d: dial: %w", n, err)
+			}
+			br = bufio.NewReader(c)
+		}
+		_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return fmt.Errorf("request %d: write: %w", n, err)
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return fmt.Errorf("request %d: no response: %w", n, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || (string(body) != "old" && string(body) != "new") {
+			return fmt.Errorf("request %d: %d %q", n, resp.StatusCode, body)
+		}
+		if resp.Close {
+			// Nothing may follow the answer: a second one would be a
+			// request answered twice.
+			_ = c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+			if extra, err := br.Peek(1); err == nil {
+				return fmt.Errorf("request %d: data after a closing response: %q", n, extra)
+			} else if !errors.Is(err, io.EOF) && !strings.Contains(err.Error(), "reset") && !isTimeout(err) {
+				return fmt.Errorf("request %d: after the closing response: %w", n, err)
+			}
+			c.Close()
+			c = nil
+		}
+		time.Sleep(pause)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
