@@ -136,9 +136,9 @@ type registerParams struct {
 	Lifecycle  fx.Lifecycle
 	Shutdowner fx.Shutdowner
 	Service    *sdlife.Service
-	Handler    http.Handler        `optional:"true"`
-	Reloaders  []sdlife.Reloader   `group:"reloaders"`
-	Checks     []httpadapter.Check `group:"health_checks"`
+	Handler    http.Handler            `optional:"true"`
+	Reloaders  []sdlife.Reloader       `group:"reloaders"`
+	Checks     []httpadapter.Check     `group:"health_checks"`
 	Releasers  []sdlife.MemoryReleaser `group:"memory_releasers"`
 }
 
