@@ -2,9 +2,11 @@ package httpadapter
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +94,29 @@ func TestMiddlewareRealServer(t *testing.T) {
 			wantErr:    true, // the body is cut short
 		},
 		{
+			name: "panic after 404 sent",
+			give: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusNotFound)
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler)
+			},
+			wantClass:  Class4xx,
+			wantPanics: 1,
+			wantErr:    true, // the body is cut short
+		},
+		{
+			name: "panic after 503 sent",
+			give: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "partial")
+				w.(http.Flusher).Flush()
+				panic("boom")
+			},
+			wantClass:  Class5xx,
+			wantPanics: 1,
+			wantErr:    true,
+		},
+		{
 			name: "hijack",
 			give: func(w http.ResponseWriter, _ *http.Request) {
 				conn, brw, err := w.(http.Hijacker).Hijack()
@@ -161,19 +186,26 @@ func waitSnapshot(t *testing.T, c *Counters, ok func(Snapshot) bool) Snapshot {
 	}
 }
 
+// TestMiddlewareInFlight holds many requests in their handlers at once,
+// so that most of them run on wrappers the pool has just created, and
+// lets them end in every class: each must land in its own.
 func TestMiddlewareInFlight(t *testing.T) {
 	c := NewCounters()
 	entered, release := make(chan struct{}), make(chan struct{})
-	h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	codes := []int{http.StatusOK, http.StatusNotFound, http.StatusServiceUnavailable, http.StatusFound, http.StatusTooManyRequests}
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		entered <- struct{}{}
 		<-release
+		var code int
+		if _, err := fmt.Sscan(r.URL.Query().Get("code"), &code); err != nil {
+			panic(err)
+		}
+		w.WriteHeader(code)
 	}))
-	// More concurrent requests than all shards hold wrappers, so that
-	// the overflow pool is used too.
-	n := len(c.shards)*wrappersPerShard + 50
-	req := httptest.NewRequest("GET", "/", nil)
+	n := 4*len(c.shards) + 50
 	var wg sync.WaitGroup
-	for range n {
+	for i := range n {
+		req := httptest.NewRequest("GET", fmt.Sprintf("/?code=%d", codes[i%len(codes)]), nil)
 		wg.Go(func() { h.ServeHTTP(&nopWriter{h: http.Header{}}, req) })
 		<-entered
 	}
@@ -182,8 +214,13 @@ func TestMiddlewareInFlight(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
-	if s := c.Snapshot(); s.InFlight != 0 || s.Total != uint64(n) || s.ByClass[Class2xx] != uint64(n) {
-		t.Fatalf("after: %+v, want 0 in flight, %d total 2xx", s, n)
+	var want Snapshot
+	want.Total = uint64(n)
+	for i := range n {
+		want.ByClass[classOf(codes[i%len(codes)])]++
+	}
+	if s := c.Snapshot(); s != want {
+		t.Fatalf("after: %+v, want %+v", s, want)
 	}
 }
 
@@ -259,5 +296,51 @@ func TestResponseWriterFallbacks(t *testing.T) {
 	}
 	if s := c.Snapshot(); s.ByClass[Class2xx] != 1 {
 		t.Errorf("Snapshot() = %+v, want one 2xx", s)
+	}
+}
+
+// TestMiddlewareAbortKeepsClass: a handler that panics or calls
+// runtime.Goexit after writing a status is counted under that status's
+// class (and as a panic); before any status, as 5xx.
+func TestMiddlewareAbortKeepsClass(t *testing.T) {
+	tests := []struct {
+		name  string
+		code  int // written before aborting; 0: none
+		abort func()
+		want  int
+	}{
+		{"panic after 404", http.StatusNotFound, func() { panic("boom") }, Class4xx},
+		{"panic after 429", http.StatusTooManyRequests, func() { panic(http.ErrAbortHandler) }, Class4xx},
+		{"panic after 503", http.StatusServiceUnavailable, func() { panic("boom") }, Class5xx},
+		{"panic after 301", http.StatusMovedPermanently, func() { panic("boom") }, Class3xx},
+		{"panic after 200", http.StatusOK, func() { panic("boom") }, Class2xx},
+		{"panic before status", 0, func() { panic("boom") }, Class5xx},
+		{"Goexit after 404", http.StatusNotFound, runtime.Goexit, Class4xx},
+		{"Goexit after 500", http.StatusInternalServerError, runtime.Goexit, Class5xx},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCounters()
+			h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if tt.code != 0 {
+					w.WriteHeader(tt.code)
+				}
+				tt.abort()
+			}))
+			done := make(chan struct{})
+			go func() { // its own goroutine: Goexit must not end the test's
+				defer close(done)
+				defer func() { _ = recover() }()
+				h.ServeHTTP(&nopWriter{h: http.Header{}}, httptest.NewRequest("GET", "/", nil))
+			}()
+			<-done
+			var want Snapshot
+			want.Total = 1
+			want.Panics = 1
+			want.ByClass[tt.want] = 1
+			if s := c.Snapshot(); s != want {
+				t.Fatalf("Snapshot() = %+v, want %+v", s, want)
+			}
+		})
 	}
 }

@@ -8,9 +8,9 @@ import (
 	"net/http"
 )
 
-// responseWriter records the status a handler sends. Each counter shard
-// lends out a few inline ones; the overflow pool supplies the rest, bound
-// to a shard for one request.
+// responseWriter records the status a handler sends. Counters keep them
+// in a sync.Pool; each one counts its requests in one shard for its whole
+// life.
 //
 // It implements http.Flusher, http.Hijacker, io.ReaderFrom and
 // http.Pusher statically, so type assertions on it succeed even when the
@@ -23,8 +23,7 @@ import (
 type responseWriter struct {
 	w     http.ResponseWriter
 	shard *shard
-	slot  int8 // index in shard.wrappers; -1: from the overflow pool
-	code  int  // final status sent; 0 until then; codeHijacked after Hijack
+	code  int // final status sent; 0 until then; codeHijacked after Hijack
 }
 
 var (
