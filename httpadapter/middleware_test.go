@@ -33,6 +33,7 @@ func TestMiddlewareCountsByClass(t *testing.T) {
 		{"101 is final", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusSwitchingProtocols) }, Class1xx},
 		{"302", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/x", http.StatusFound) }, Class3xx},
 		{"flush is 200", func(w http.ResponseWriter, _ *http.Request) { w.(http.Flusher).Flush() }, Class2xx},
+		{"WriteString is 200", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "x") }, Class2xx},
 		{"ReadFrom is 200", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("body"))
 		}, Class2xx},
@@ -253,17 +254,35 @@ func TestMiddlewareConcurrentTotals(t *testing.T) {
 	}
 }
 
+// stringWriter is a nopWriter that takes strings, as net/http's writer
+// does.
+type stringWriter struct{ nopWriter }
+
+func (w *stringWriter) WriteString(s string) (int, error) { return len(s), nil }
+
 func TestMiddlewareNoAllocs(t *testing.T) {
 	if testing.CoverMode() != "" || raceEnabled {
 		t.Skip("instrumented builds allocate")
 	}
-	c := NewCounters()
-	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	w := &nopWriter{h: http.Header{}}
-	r := httptest.NewRequest("GET", "/", nil)
-	h.ServeHTTP(w, r) // fill the pool
-	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
-		t.Fatalf("allocations per request = %v, want 0", n)
+	tests := []struct {
+		name string
+		give http.HandlerFunc
+	}{
+		{"204", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }},
+		{"404", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) }},
+		{"io.WriteString", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello\n") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCounters()
+			h := c.Middleware(tt.give)
+			w := &stringWriter{nopWriter{h: http.Header{}}}
+			r := httptest.NewRequest("GET", "/", nil)
+			h.ServeHTTP(w, r) // fill the pool
+			if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
+				t.Fatalf("allocations per request = %v, want 0", n)
+			}
+		})
 	}
 }
 
@@ -274,12 +293,14 @@ func TestResponseWriterFallbacks(t *testing.T) {
 	c := NewCounters()
 	var hijackErr, pushErr, flushErr error
 	var n int64
+	var ns int
 	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _, hijackErr = w.(http.Hijacker).Hijack()
 		pushErr = w.(http.Pusher).Push("/x", nil)
 		w.(http.Flusher).Flush() // must not panic
 		flushErr = http.NewResponseController(w).Flush()
 		n, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("abc"))
+		ns, _ = w.(io.StringWriter).WriteString("de")
 	}))
 	h.ServeHTTP(&plainWriter{nopWriter{h: http.Header{}}}, httptest.NewRequest("GET", "/", nil))
 	if !errors.Is(hijackErr, http.ErrNotSupported) {
@@ -293,6 +314,9 @@ func TestResponseWriterFallbacks(t *testing.T) {
 	}
 	if n != 3 {
 		t.Errorf("ReadFrom = %d, want 3", n)
+	}
+	if ns != 2 {
+		t.Errorf("WriteString = %d, want 2", ns)
 	}
 	if s := c.Snapshot(); s.ByClass[Class2xx] != 1 {
 		t.Errorf("Snapshot() = %+v, want one 2xx", s)
