@@ -4,14 +4,18 @@ GO       ?= go
 PKGS     := ./...
 STATICCHECK_VERSION := v0.8.2
 
-.PHONY: test unit lint vet staticcheck cross fuzz bench bench-compare e2e
+.PHONY: test unit allocs lint vet staticcheck cross fuzz bench bench-compare e2e
 
-## test: everything CI checks: lint, race-enabled unit tests, cross builds, e2e when root.
-test: lint unit cross e2e
+## test: everything CI checks: lint, race-enabled unit tests, allocation tests, cross builds, e2e when root.
+test: lint unit allocs cross e2e
 
 ## unit: unit tests with the race detector.
 unit:
 	$(GO) test -race -count=1 $(PKGS)
+
+## allocs: the zero-allocation tests, which skip under the race detector.
+allocs:
+	$(GO) test -count=1 -run 'NoAllocs' $(PKGS)
 
 ## lint: gofmt, go vet and staticcheck.
 lint: vet staticcheck

@@ -2,9 +2,11 @@ package httpadapter
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -31,6 +33,7 @@ func TestMiddlewareCountsByClass(t *testing.T) {
 		{"101 is final", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusSwitchingProtocols) }, Class1xx},
 		{"302", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/x", http.StatusFound) }, Class3xx},
 		{"flush is 200", func(w http.ResponseWriter, _ *http.Request) { w.(http.Flusher).Flush() }, Class2xx},
+		{"WriteString is 200", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "x") }, Class2xx},
 		{"ReadFrom is 200", func(w http.ResponseWriter, _ *http.Request) {
 			_, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("body"))
 		}, Class2xx},
@@ -90,6 +93,29 @@ func TestMiddlewareRealServer(t *testing.T) {
 			wantClass:  Class2xx,
 			wantPanics: 1,
 			wantErr:    true, // the body is cut short
+		},
+		{
+			name: "panic after 404 sent",
+			give: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusNotFound)
+				w.(http.Flusher).Flush()
+				panic(http.ErrAbortHandler)
+			},
+			wantClass:  Class4xx,
+			wantPanics: 1,
+			wantErr:    true, // the body is cut short
+		},
+		{
+			name: "panic after 503 sent",
+			give: func(w http.ResponseWriter, _ *http.Request) {
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = io.WriteString(w, "partial")
+				w.(http.Flusher).Flush()
+				panic("boom")
+			},
+			wantClass:  Class5xx,
+			wantPanics: 1,
+			wantErr:    true,
 		},
 		{
 			name: "hijack",
@@ -161,19 +187,26 @@ func waitSnapshot(t *testing.T, c *Counters, ok func(Snapshot) bool) Snapshot {
 	}
 }
 
+// TestMiddlewareInFlight holds many requests in their handlers at once,
+// so that most of them run on wrappers the pool has just created, and
+// lets them end in every class: each must land in its own.
 func TestMiddlewareInFlight(t *testing.T) {
 	c := NewCounters()
 	entered, release := make(chan struct{}), make(chan struct{})
-	h := c.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	codes := []int{http.StatusOK, http.StatusNotFound, http.StatusServiceUnavailable, http.StatusFound, http.StatusTooManyRequests}
+	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		entered <- struct{}{}
 		<-release
+		var code int
+		if _, err := fmt.Sscan(r.URL.Query().Get("code"), &code); err != nil {
+			panic(err)
+		}
+		w.WriteHeader(code)
 	}))
-	// More concurrent requests than all shards hold wrappers, so that
-	// the overflow pool is used too.
-	n := len(c.shards)*wrappersPerShard + 50
-	req := httptest.NewRequest("GET", "/", nil)
+	n := 4*len(c.shards) + 50
 	var wg sync.WaitGroup
-	for range n {
+	for i := range n {
+		req := httptest.NewRequest("GET", fmt.Sprintf("/?code=%d", codes[i%len(codes)]), nil)
 		wg.Go(func() { h.ServeHTTP(&nopWriter{h: http.Header{}}, req) })
 		<-entered
 	}
@@ -182,8 +215,13 @@ func TestMiddlewareInFlight(t *testing.T) {
 	}
 	close(release)
 	wg.Wait()
-	if s := c.Snapshot(); s.InFlight != 0 || s.Total != uint64(n) || s.ByClass[Class2xx] != uint64(n) {
-		t.Fatalf("after: %+v, want 0 in flight, %d total 2xx", s, n)
+	var want Snapshot
+	want.Total = uint64(n)
+	for i := range n {
+		want.ByClass[classOf(codes[i%len(codes)])]++
+	}
+	if s := c.Snapshot(); s != want {
+		t.Fatalf("after: %+v, want %+v", s, want)
 	}
 }
 
@@ -216,17 +254,35 @@ func TestMiddlewareConcurrentTotals(t *testing.T) {
 	}
 }
 
+// stringWriter is a nopWriter that takes strings, as net/http's writer
+// does.
+type stringWriter struct{ nopWriter }
+
+func (w *stringWriter) WriteString(s string) (int, error) { return len(s), nil }
+
 func TestMiddlewareNoAllocs(t *testing.T) {
 	if testing.CoverMode() != "" || raceEnabled {
 		t.Skip("instrumented builds allocate")
 	}
-	c := NewCounters()
-	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))
-	w := &nopWriter{h: http.Header{}}
-	r := httptest.NewRequest("GET", "/", nil)
-	h.ServeHTTP(w, r) // fill the pool
-	if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
-		t.Fatalf("allocations per request = %v, want 0", n)
+	tests := []struct {
+		name string
+		give http.HandlerFunc
+	}{
+		{"204", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }},
+		{"404", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNotFound) }},
+		{"io.WriteString", func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "hello\n") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCounters()
+			h := c.Middleware(tt.give)
+			w := &stringWriter{nopWriter{h: http.Header{}}}
+			r := httptest.NewRequest("GET", "/", nil)
+			h.ServeHTTP(w, r) // fill the pool
+			if n := testing.AllocsPerRun(1000, func() { h.ServeHTTP(w, r) }); n != 0 {
+				t.Fatalf("allocations per request = %v, want 0", n)
+			}
+		})
 	}
 }
 
@@ -237,12 +293,14 @@ func TestResponseWriterFallbacks(t *testing.T) {
 	c := NewCounters()
 	var hijackErr, pushErr, flushErr error
 	var n int64
+	var ns int
 	h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _, hijackErr = w.(http.Hijacker).Hijack()
 		pushErr = w.(http.Pusher).Push("/x", nil)
 		w.(http.Flusher).Flush() // must not panic
 		flushErr = http.NewResponseController(w).Flush()
 		n, _ = w.(io.ReaderFrom).ReadFrom(strings.NewReader("abc"))
+		ns, _ = w.(io.StringWriter).WriteString("de")
 	}))
 	h.ServeHTTP(&plainWriter{nopWriter{h: http.Header{}}}, httptest.NewRequest("GET", "/", nil))
 	if !errors.Is(hijackErr, http.ErrNotSupported) {
@@ -257,7 +315,56 @@ func TestResponseWriterFallbacks(t *testing.T) {
 	if n != 3 {
 		t.Errorf("ReadFrom = %d, want 3", n)
 	}
+	if ns != 2 {
+		t.Errorf("WriteString = %d, want 2", ns)
+	}
 	if s := c.Snapshot(); s.ByClass[Class2xx] != 1 {
 		t.Errorf("Snapshot() = %+v, want one 2xx", s)
+	}
+}
+
+// TestMiddlewareAbortKeepsClass: a handler that panics or calls
+// runtime.Goexit after writing a status is counted under that status's
+// class (and as a panic); before any status, as 5xx.
+func TestMiddlewareAbortKeepsClass(t *testing.T) {
+	tests := []struct {
+		name  string
+		code  int // written before aborting; 0: none
+		abort func()
+		want  int
+	}{
+		{"panic after 404", http.StatusNotFound, func() { panic("boom") }, Class4xx},
+		{"panic after 429", http.StatusTooManyRequests, func() { panic(http.ErrAbortHandler) }, Class4xx},
+		{"panic after 503", http.StatusServiceUnavailable, func() { panic("boom") }, Class5xx},
+		{"panic after 301", http.StatusMovedPermanently, func() { panic("boom") }, Class3xx},
+		{"panic after 200", http.StatusOK, func() { panic("boom") }, Class2xx},
+		{"panic before status", 0, func() { panic("boom") }, Class5xx},
+		{"Goexit after 404", http.StatusNotFound, runtime.Goexit, Class4xx},
+		{"Goexit after 500", http.StatusInternalServerError, runtime.Goexit, Class5xx},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := NewCounters()
+			h := c.Middleware(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+				if tt.code != 0 {
+					w.WriteHeader(tt.code)
+				}
+				tt.abort()
+			}))
+			done := make(chan struct{})
+			go func() { // its own goroutine: Goexit must not end the test's
+				defer close(done)
+				defer func() { _ = recover() }()
+				h.ServeHTTP(&nopWriter{h: http.Header{}}, httptest.NewRequest("GET", "/", nil))
+			}()
+			<-done
+			var want Snapshot
+			want.Total = 1
+			want.Panics = 1
+			want.ByClass[tt.want] = 1
+			if s := c.Snapshot(); s != want {
+				t.Fatalf("Snapshot() = %+v, want %+v", s, want)
+			}
+		})
 	}
 }

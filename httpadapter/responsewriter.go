@@ -8,23 +8,23 @@ import (
 	"net/http"
 )
 
-// responseWriter records the status a handler sends. Each counter shard
-// lends out a few inline ones; the overflow pool supplies the rest, bound
-// to a shard for one request.
+// responseWriter records the status a handler sends. Counters keep them
+// in a sync.Pool; each one counts its requests in one shard for its whole
+// life.
 //
-// It implements http.Flusher, http.Hijacker, io.ReaderFrom and
-// http.Pusher statically, so type assertions on it succeed even when the
+// It implements http.Flusher, http.Hijacker, io.ReaderFrom,
+// io.StringWriter and http.Pusher statically, so type assertions on it succeed even when the
 // wrapped writer lacks the capability; the method then falls back to
 // http.ResponseController (which follows Unwrap chains) and finally
-// reports http.ErrNotSupported (Hijack, Push, FlushError) or does nothing
-// (Flush, which has no way to report). One static type is what keeps the
-// wrapper allocation-free; net/http's own writer has all four for HTTP/1
-// (Pusher for HTTP/2), so in practice nothing is lost.
+// reports http.ErrNotSupported (Hijack, Push, FlushError), copies (ReadFrom,
+// WriteString) or does nothing (Flush, which has no way to report). One
+// static type is what keeps the wrapper allocation-free; net/http's own
+// writer has all of them for HTTP/1 (Pusher for HTTP/2), so in practice
+// nothing is lost.
 type responseWriter struct {
 	w     http.ResponseWriter
 	shard *shard
-	slot  int8 // index in shard.wrappers; -1: from the overflow pool
-	code  int  // final status sent; 0 until then; codeHijacked after Hijack
+	code  int // final status sent; 0 until then; codeHijacked after Hijack
 }
 
 var (
@@ -33,6 +33,7 @@ var (
 	_ http.Hijacker                             = (*responseWriter)(nil)
 	_ http.Pusher                               = (*responseWriter)(nil)
 	_ io.ReaderFrom                             = (*responseWriter)(nil)
+	_ io.StringWriter                           = (*responseWriter)(nil)
 	_ interface{ Unwrap() http.ResponseWriter } = (*responseWriter)(nil)
 	_ interface{ FlushError() error }           = (*responseWriter)(nil)
 )
@@ -58,6 +59,19 @@ func (rw *responseWriter) Write(b []byte) (int, error) {
 		rw.code = http.StatusOK // net/http sends 200 on the first write
 	}
 	return rw.w.Write(b)
+}
+
+// WriteString passes strings through to a writer that takes them, as
+// net/http's does, so that io.WriteString in a handler does not copy the
+// string into a new byte slice.
+func (rw *responseWriter) WriteString(s string) (int, error) {
+	if rw.code == 0 {
+		rw.code = http.StatusOK
+	}
+	if sw, ok := rw.w.(io.StringWriter); ok {
+		return sw.WriteString(s)
+	}
+	return io.WriteString(rw.w, s)
 }
 
 // Unwrap lets http.ResponseController reach the wrapped writer.

@@ -114,27 +114,37 @@ func TestStatusReporterSendsOnlyChanges(t *testing.T) {
 	}
 }
 
+// TestStatusReporterRateLimit changes the note every 100 µs for 30
+// intervals and counts the STATUS messages over the whole window. The
+// reporter stamps each send with a time inside [start, end] and keeps
+// those stamps at least one interval apart, so the window holds at most
+// one message per interval plus Start's and Stop's. That bound comes from
+// the sender's clock, so delays in scheduling or receiving only lower the
+// count. The lower bound, a quarter of that rate, shows that changes do go
+// out while they keep coming, with room for a busy machine.
 func TestStatusReporterRateLimit(t *testing.T) {
-	const interval = 40 * time.Millisecond
+	const (
+		interval = 20 * time.Millisecond
+		window   = 30 * interval
+	)
 	m := sdtest.NewManager(t)
 	r := NewStatusReporter(m.Notifier(), nil, StatusConfig{Interval: interval})
-	r.Start()
 	start := time.Now()
-	for i := 0; time.Since(start) < 10*interval; i++ {
+	r.Start()
+	for i := 0; time.Since(start) < window; i++ {
 		r.SetNote(fmt.Sprintf("change %d", i))
 		time.Sleep(100 * time.Microsecond)
 	}
 	r.Stop()
-	got := statusMessages(t, m)
-	if max := 10 + 3; len(got) > max || len(got) < 3 {
-		t.Fatalf("%d STATUS messages in 10 intervals, want 3..%d", len(got), max)
+	elapsed := time.Since(start)
+	got := len(statusMessages(t, m))
+	intervals := int(elapsed / interval)
+	perSecond := float64(got) / elapsed.Seconds()
+	if max := intervals + 2; got > max {
+		t.Fatalf("%d STATUS messages in %v (%.0f/s), want at most %d (one per %v, plus Start's and Stop's)", got, elapsed, perSecond, max, interval)
 	}
-	// Receive times carry scheduling jitter; the sender's spacing is what
-	// is bounded. The final one (from Stop) is exempt.
-	for i := 1; i < len(got)-1; i++ {
-		if d := got[i].Time.Sub(got[i-1].Time); d < interval-15*time.Millisecond {
-			t.Errorf("messages %d and %d only %v apart", i-1, i, d)
-		}
+	if min := intervals / 4; got < min {
+		t.Fatalf("%d STATUS messages in %v (%.0f/s), want at least %d (a quarter of one per %v)", got, elapsed, perSecond, min, interval)
 	}
 }
 
