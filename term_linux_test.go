@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 
@@ -75,8 +76,13 @@ func TestSIGTERMAtEveryInstant(t *testing.T) {
 					svc.Reload()
 					<-entered
 					kill(t, syscall.SIGTERM)
-					if err := <-cancelled; !errors.Is(err, context.Canceled) {
-						t.Errorf("reloader's context after SIGTERM: %v", err)
+					select {
+					case err := <-cancelled:
+						if !errors.Is(err, context.Canceled) {
+							t.Errorf("reloader's context after SIGTERM: %v", err)
+						}
+					case <-time.After(waitFor):
+						t.Fatalf("SIGTERM during a reload: the reloader's context was not cancelled within %v:\n%s", waitFor, h.dump())
 					}
 				}
 			},
