@@ -140,4 +140,3 @@ func TestReportStartFailure(t *testing.T) {
 func TestReportStartFailureOutsideSystemd(t *testing.T) {
 	sdlife.ReportStartFailure(lifecycle.Environment{}, errors.New("x"))
 }
-
