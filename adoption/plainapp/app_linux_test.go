@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/sdlife/sdlife"
+	"github.com/sdlife/sdlife/lifecycle"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 
 	"example.com/adoption/plainapp"
@@ -27,11 +28,9 @@ const waitFor = 10 * time.Second
 // app is plainapp.Run in a goroutine under a fake manager, on a listener
 // handed in as if by socket activation.
 type app struct {
-	t    *testing.T
-	m    *sdtest.Manager
-	mark interface {
-		Barrier(context.Context) (bool, error)
-	}
+	t      *testing.T
+	m      *sdtest.Manager
+	mark   *lifecycle.Notifier // for barriers
 	url    string
 	config string
 	down   atomic.Bool
