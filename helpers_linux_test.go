@@ -2,7 +2,6 @@ package sdlife_test
 
 import (
 	"context"
-	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -255,8 +254,6 @@ func get(url string) (int, string, error) {
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b), err
 }
-
-var errBoom = errors.New("boom")
 
 // dialable reports whether addr accepts a TCP connection now.
 func dialable(addr net.Addr) bool {
