@@ -62,3 +62,9 @@ bench-compare:
 ## e2e: end-to-end tests against a real systemd in nspawn (root only; skipped otherwise).
 e2e:
 	@if [ "$$(id -u)" = 0 ] && [ -x e2e/run.sh ]; then e2e/run.sh; else echo "e2e: skipped (needs root and e2e/run.sh)"; fi
+
+## adoption: the adoption test module (adoption/, its own go.mod): a plain
+## chi app adopting sdlife as a user would, tested with sdtest.
+.PHONY: adoption
+adoption:
+	cd adoption && $(GO) vet ./... && $(GO) test -race -count=1 ./...

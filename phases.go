@@ -40,8 +40,9 @@ func (s *Service) Start(context.Context) error {
 	}
 	signal.Notify(s.hup, syscall.SIGHUP)
 	signal.Notify(s.term, syscall.SIGTERM, syscall.SIGINT)
-	s.wg.Add(1)
+	s.wg.Add(2)
 	go s.loop()
+	go s.awaitTerm()
 	s.watchMemoryPressure()
 	s.log.Debug("sdlife: starting", "notify_socket", s.notifier.Address(), "watchdog", s.watchdog.Interval)
 	return nil

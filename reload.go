@@ -19,8 +19,8 @@ func (s *Service) Reload() {
 	}
 }
 
-// loop owns the signal channels and runs reloads, one at a time. It ends
-// when the service stops.
+// loop owns the reload requests (SIGHUP, Reload) and runs reloads, one at
+// a time. It ends when the service stops.
 func (s *Service) loop() {
 	defer s.wg.Done()
 	done, ready := s.runCtx.Done(), s.ready
@@ -36,22 +36,33 @@ func (s *Service) loop() {
 			pending = true
 		case <-s.reloadReq:
 			pending = true
-		case sig := <-s.term:
-			s.log.Info("sdlife: stop requested", "signal", sig.String())
-			s.mu.Lock()
-			if s.state == StateStarting {
-				// fx (or the caller) is still running start hooks: the
-				// manager must not hear READY=1 from a stopping service.
-				s.enterLocked(StateStopping)
-			}
-			s.mu.Unlock()
-			s.requestStop(nil)
 		}
 		if pending && s.State() == StateReady {
 			pending = false
 			s.drainRequests()
 			s.reload()
 		}
+	}
+}
+
+// awaitTerm turns the first SIGTERM or SIGINT into a stop request. It is
+// a goroutine of its own, not a case of loop: a reloader that runs until
+// its context ends would otherwise keep the signal from being read, and
+// the stop that cancels that context from ever being requested.
+func (s *Service) awaitTerm() {
+	defer s.wg.Done()
+	select {
+	case <-s.runCtx.Done():
+	case sig := <-s.term:
+		s.log.Info("sdlife: stop requested", "signal", sig.String())
+		s.mu.Lock()
+		if s.state == StateStarting {
+			// fx (or the caller) is still running start hooks: the
+			// manager must not hear READY=1 from a stopping service.
+			s.enterLocked(StateStopping)
+		}
+		s.mu.Unlock()
+		s.requestStop(nil)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -40,6 +41,7 @@ type Manager struct {
 	stored    []StoredFile
 	held      []*os.File            // barrier descriptors held back by HoldBarriers
 	notifiers []*lifecycle.Notifier // made by Notifier for a Manager made by Start
+	activated []*lifecycle.Files    // made by Activated for a Manager made by Start
 	holding   bool
 	conn      *net.UnixConn
 	readDone  chan struct{}
@@ -280,6 +282,57 @@ func (m *Manager) Wait(ctx context.Context, match Match) (Message, error) {
 	}
 }
 
+// Next returns the first message that match accepts among those the
+// manager receives after the call, waiting for it until ctx is done: the
+// next READY=1, say, rather than the first one ever (see Wait). The
+// starting point is taken when Next is called, so a message sent after
+// that cannot be missed, whenever the caller begins to wait. A message
+// sent before the call but not yet read by the manager counts as new;
+// a Notifier.Barrier from the sender settles that.
+func (m *Manager) Next(ctx context.Context, match Match) (Message, error) {
+	m.mu.Lock()
+	seq := len(m.msgs)
+	m.mu.Unlock()
+	return m.Wait(ctx, After(seq, match))
+}
+
+// Activated returns a lifecycle.Files holding a duplicate of l's
+// descriptor under name, as if the manager had passed l through socket
+// activation (a socket unit with FileDescriptorName=name): give it to the
+// code under test in place of lifecycle.TakeFiles. The caller keeps l and
+// must close it; the Files, and the listener claimed from it, own the
+// duplicate. Descriptors left unclaimed are closed when the test ends
+// (for a Manager made by Start: when the Manager is closed).
+func (m *Manager) Activated(l net.Listener, name string) *lifecycle.Files {
+	sc, ok := l.(syscall.Conn)
+	if !ok {
+		m.fatalf("Activated: %T has no descriptor", l)
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		m.fatalf("Activated: %v", err)
+		return nil
+	}
+	fd := -1
+	var derr error
+	if err := rc.Control(func(raw uintptr) {
+		fd, derr = unix.FcntlInt(raw, unix.F_DUPFD_CLOEXEC, 0)
+	}); err != nil || derr != nil {
+		m.fatalf("Activated: dup: %v", errors.Join(err, derr))
+		return nil
+	}
+	files := lifecycle.NewFiles(lifecycle.NamedFile{Name: name, File: os.NewFile(uintptr(fd), name)})
+	if m.tb != nil {
+		m.tb.Cleanup(func() { files.Close() })
+	} else {
+		m.mu.Lock()
+		m.activated = append(m.activated, files)
+		m.mu.Unlock()
+	}
+	return files
+}
+
 // Stored returns the fake fd store's content, in the order it was stored.
 // The files stay owned by the Manager.
 func (m *Manager) Stored() []StoredFile {
@@ -381,7 +434,10 @@ func (m *Manager) Close() error {
 	if m.pressure != nil {
 		m.pressure.Close()
 	}
-	m.stored, m.held, m.notifiers = nil, nil, nil
+	for _, f := range m.activated {
+		f.Close()
+	}
+	m.stored, m.held, m.notifiers, m.activated = nil, nil, nil, nil
 	m.cond.Broadcast()
 	if m.dir != "" {
 		os.RemoveAll(m.dir)

@@ -5,6 +5,7 @@ package sdtest
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"testing"
 	"time"
@@ -59,15 +60,17 @@ func Start(...Option) (*Manager, error) { return nil, errNoLinux }
 
 var errNoLinux = errors.New("sdtest: needs Linux")
 
-func (*Manager) Environment() lifecycle.Environment           { return lifecycle.Environment{} }
-func (*Manager) Notifier() *lifecycle.Notifier                { return nil }
-func (*Manager) Address() string                              { return "" }
-func (*Manager) Messages() []Message                          { return nil }
-func (*Manager) Wait(context.Context, Match) (Message, error) { return Message{}, errNoLinux }
-func (*Manager) Stored() []StoredFile                         { return nil }
-func (*Manager) Files() *lifecycle.Files                      { return nil }
-func (*Manager) HoldBarriers()                                {}
-func (*Manager) ReleaseBarriers()                             {}
-func (*Manager) Replace()                                     {}
-func (*Manager) SignalMemoryPressure()                        {}
-func (*Manager) Close() error                                 { return nil }
+func (*Manager) Environment() lifecycle.Environment              { return lifecycle.Environment{} }
+func (*Manager) Notifier() *lifecycle.Notifier                   { return nil }
+func (*Manager) Address() string                                 { return "" }
+func (*Manager) Messages() []Message                             { return nil }
+func (*Manager) Wait(context.Context, Match) (Message, error)    { return Message{}, errNoLinux }
+func (*Manager) Next(context.Context, Match) (Message, error)    { return Message{}, errNoLinux }
+func (*Manager) Activated(net.Listener, string) *lifecycle.Files { return nil }
+func (*Manager) Stored() []StoredFile                            { return nil }
+func (*Manager) Files() *lifecycle.Files                         { return nil }
+func (*Manager) HoldBarriers()                                   {}
+func (*Manager) ReleaseBarriers()                                {}
+func (*Manager) Replace()                                        {}
+func (*Manager) SignalMemoryPressure()                           {}
+func (*Manager) Close() error                                    { return nil }

@@ -205,3 +205,144 @@ func TestDiscardDrains(t *testing.T) {
 		}
 	}
 }
+
+// Next waits for a message after the call, not the first one ever: a
+// second READY=1 (after a reload) is found although a first one matches.
+func TestNextSkipsEarlierMessages(t *testing.T) {
+	m := sdtest.NewManager(t)
+	n := m.Notifier()
+	n.Ready()
+	n.Barrier(ctx(t, 5*time.Second)) // the first READY=1 is recorded
+
+	_, err := m.Next(ctx(t, 30*time.Millisecond), sdtest.Has("READY", "1"))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Next found a READY=1 sent before the call: %v", err)
+	}
+
+	// Whenever the waiting begins, a READY=1 sent after the call is
+	// found: a sender keeps sending until Next returns.
+	done := make(chan struct{})
+	sent := make(chan struct{})
+	go func() {
+		defer close(sent)
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			n.Ready()
+			n.Barrier(context.Background())
+		}
+	}()
+	msg, err := m.Next(ctx(t, 5*time.Second), sdtest.Has("READY", "1"))
+	close(done)
+	<-sent
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg.Seq <= 2 || !msg.Has("READY", "1") {
+		t.Fatalf("Next returned %+v, want a READY=1 sent after the call", msg)
+	}
+}
+
+func TestStatusContains(t *testing.T) {
+	tests := []struct {
+		name string
+		give string
+		sub  string
+		want bool
+	}{
+		{name: "contains", give: "STATUS=Serving: 3 requests, 0 in flight", sub: "3 requests", want: true},
+		{name: "prefix", give: "STATUS=Serving: 3 requests", sub: "Serving", want: true},
+		{name: "absent", give: "STATUS=Serving: 3 requests", sub: "reload failed", want: false},
+		{name: "other key", give: "X_NOTE=3 requests", sub: "3 requests", want: false},
+		{name: "empty sub, STATUS set", give: "READY=1\nSTATUS=", sub: "", want: true},
+		{name: "empty sub, no STATUS", give: "READY=1", sub: "", want: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sdtest.StatusContains(tt.sub)(sdtest.Message{Raw: tt.give}); got != tt.want {
+				t.Errorf("StatusContains(%q)(%q) = %v, want %v", tt.sub, tt.give, got, tt.want)
+			}
+		})
+	}
+	// And through a real manager.
+	m := sdtest.NewManager(t)
+	m.Notifier().Status("reload failed: config.json: bad")
+	if _, err := m.Wait(ctx(t, 5*time.Second), sdtest.StatusContains("config.json")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A listener handed in with Activated is claimed as the manager's would
+// be: under its name, a duplicate that serves the same socket.
+func TestActivated(t *testing.T) {
+	m := sdtest.NewManager(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	files := m.Activated(l, "http")
+	if got := files.Names(); len(got) != 1 || got[0] != "http" {
+		t.Fatalf("names %v, want [http]", got)
+	}
+	claimed, err := files.Listener("http")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer claimed.Close()
+	if claimed.Addr().String() != l.Addr().String() {
+		t.Fatalf("claimed %v, want %v", claimed.Addr(), l.Addr())
+	}
+	// The caller's listener stays open: closing it does not close the
+	// claimed duplicate, which accepts a connection to the address.
+	l.Close()
+	c, err := net.Dial("tcp", claimed.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	accepted, err := claimed.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted.Close()
+}
+
+// A listener without a descriptor cannot be handed over: a Manager made
+// by Start panics (NewManager's would fail the test).
+func TestActivatedWithoutDescriptor(t *testing.T) {
+	m, err := sdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	defer func() {
+		if v := recover(); v == nil {
+			t.Fatal("Activated accepted a listener without a descriptor")
+		}
+	}()
+	m.Activated(fakeListener{}, "http")
+}
+
+// Unclaimed activated descriptors are closed with a Manager made by Start.
+func TestActivatedClosedWithManager(t *testing.T) {
+	m, err := sdtest.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	files := m.Activated(l, "http")
+	m.Close()
+	if n := files.Len(); n != 0 {
+		t.Fatalf("%d descriptors left open after Close", n)
+	}
+}
+
+type fakeListener struct{ net.Listener }

@@ -51,3 +51,12 @@ func Has(key, value string) Match {
 func After(seq int, match Match) Match {
 	return func(m Message) bool { return m.Seq > seq && match(m) }
 }
+
+// StatusContains matches messages whose STATUS= contains sub, such as
+// StatusContains("reload failed") or StatusContains("3 requests").
+func StatusContains(sub string) Match {
+	return func(m Message) bool {
+		v, ok := m.Get("STATUS")
+		return ok && strings.Contains(v, sub)
+	}
+}

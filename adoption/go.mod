@@ -1,0 +1,13 @@
+module example.com/adoption
+
+go 1.26.0
+
+require (
+	github.com/go-chi/chi/v5 v5.5.0
+	github.com/sdlife/sdlife v0.0.0
+	go.uber.org/goleak v1.3.0
+)
+
+require golang.org/x/sys v0.49.0 // indirect
+
+replace github.com/sdlife/sdlife => ../
