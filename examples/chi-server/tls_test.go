@@ -225,8 +225,10 @@ func TestTLSStartErrors(t *testing.T) {
 			want:     "no such file",
 		},
 		{
-			name:     "missing key",
-			setup:    func(t *testing.T, dir string) { writeFile(t, filepath.Join(dir, "cert.pem"), validPair(t, "x").certPEM) },
+			name: "missing key",
+			setup: func(t *testing.T, dir string) {
+				writeFile(t, filepath.Join(dir, "cert.pem"), validPair(t, "x").certPEM)
+			},
 			wantFile: "key.pem",
 			want:     "no such file",
 		},
