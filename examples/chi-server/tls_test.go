@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -340,5 +341,62 @@ func TestTLSRotation(t *testing.T) {
 	}
 	if _, cn := getTLS(t, kept, url); cn != "pair-a" {
 		t.Fatalf("the kept connection shows %q after the failed reload", cn)
+	}
+}
+
+func TestTLSReloadRefusesChangedSection(t *testing.T) {
+	a, b := validPair(t, "pair-a"), validPair(t, "pair-b")
+	dir := t.TempDir()
+	a.write(t, dir)
+	writeFile(t, filepath.Join(dir, "other-cert.pem"), b.certPEM)
+	writeFile(t, filepath.Join(dir, "other-key.pem"), b.keyPEM)
+	m := sdtest.NewManager(t)
+	s := startTLSServer(t, dir, m)
+	ready, err := m.Wait(ctxT(t), sdtest.Has("READY", "1"))
+	if err != nil {
+		t.Fatalf("no READY=1: %v\n%s", err, s.log)
+	}
+	url := "https://" + s.addr + "/"
+
+	tests := []struct {
+		name string
+		give string // the new configuration; %s is the listen address
+	}{
+		{name: "other files", give: `{"listen":%q,"greeting":"changed","tls":{"cert_file":"other-cert.pem","key_file":"other-key.pem"}}`},
+		{name: "tls removed", give: `{"listen":%q,"greeting":"changed"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			writeFile(t, s.config, []byte(fmt.Sprintf(tt.give, s.addr)))
+			s.signal(syscall.SIGHUP)
+			reloading, err := m.Wait(ctxT(t), sdtest.After(ready.Seq, sdtest.Has("RELOADING", "1")))
+			if err != nil {
+				t.Fatalf("no RELOADING=1: %v", err)
+			}
+			ready, err = m.Wait(ctxT(t), sdtest.After(reloading.Seq, sdtest.Has("READY", "1")))
+			if err != nil {
+				t.Fatalf("no READY=1 after RELOADING=1: %v", err)
+			}
+			if _, err := m.Wait(ctxT(t), sdtest.After(reloading.Seq, func(msg sdtest.Message) bool {
+				v, _ := msg.Get("STATUS")
+				return strings.Contains(v, "reload failed") && strings.Contains(v, "tls")
+			})); err != nil {
+				t.Fatalf("STATUS does not say the tls change was refused: %v; %+v", err, m.Messages())
+			}
+			c := httpsClient(t, false, a, b)
+			if _, cn := getTLS(t, c, url); cn != "pair-a" {
+				t.Fatalf("after a refused tls change the server shows %q, want pair-a", cn)
+			}
+			// Nothing of the refused configuration applies.
+			resp, err := c.Get(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if string(body) != "hello\n" {
+				t.Fatalf("after a refused reload GET / = %q, want the old greeting", body)
+			}
+		})
 	}
 }
