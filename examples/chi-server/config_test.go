@@ -84,3 +84,61 @@ func FuzzParseConfig(f *testing.F) {
 		}
 	})
 }
+
+func TestParseConfigTLS(t *testing.T) {
+	tests := []struct {
+		name    string
+		give    string
+		want    *TLSConfig
+		wantErr string
+	}{
+		{name: "absent", give: `{}`, want: nil},
+		{name: "valid", give: `{"tls":{"cert_file":"/etc/x/cert.pem","key_file":"key.pem"}}`, want: &TLSConfig{CertFile: "/etc/x/cert.pem", KeyFile: "key.pem"}},
+		{name: "missing key_file", give: `{"tls":{"cert_file":"cert.pem"}}`, wantErr: "cert_file and key_file are both required"},
+		{name: "missing cert_file", give: `{"tls":{"key_file":"key.pem"}}`, wantErr: "cert_file and key_file are both required"},
+		{name: "empty section", give: `{"tls":{}}`, wantErr: "cert_file and key_file are both required"},
+		{name: "unknown field inside tls", give: `{"tls":{"cert_file":"c","key_file":"k","ca_file":"x"}}`, wantErr: `unknown field "ca_file"`},
+		{name: "wrong type inside tls", give: `{"tls":{"cert_file":1,"key_file":"k"}}`, wantErr: "cert_file"},
+		{name: "tls not an object", give: `{"tls":"cert.pem"}`, wantErr: `field "tls"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseConfig([]byte(tt.give))
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ParseConfig(%q) error = %v, want it to mention %q", tt.give, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ParseConfig(%q): %v", tt.give, err)
+			}
+			if (got.TLS == nil) != (tt.want == nil) || (got.TLS != nil && *got.TLS != *tt.want) {
+				t.Fatalf("ParseConfig(%q).TLS = %+v, want %+v", tt.give, got.TLS, tt.want)
+			}
+		})
+	}
+}
+
+func TestTLSConfigResolve(t *testing.T) {
+	tests := []struct {
+		name              string
+		give              TLSConfig
+		configPath        string
+		credDir           string
+		wantCert, wantKey string
+	}{
+		{name: "relative, next to the config", give: TLSConfig{CertFile: "cert.pem", KeyFile: "tls/key.pem"}, configPath: "/etc/chi-server/config.json", wantCert: "/etc/chi-server/cert.pem", wantKey: "/etc/chi-server/tls/key.pem"},
+		{name: "relative, in the credentials dir", give: TLSConfig{CertFile: "cert.pem", KeyFile: "key.pem"}, configPath: "/etc/chi-server/config.json", credDir: "/run/credentials/chi-server.service", wantCert: "/run/credentials/chi-server.service/cert.pem", wantKey: "/run/credentials/chi-server.service/key.pem"},
+		{name: "absolute wins over the credentials dir", give: TLSConfig{CertFile: "/srv/cert.pem", KeyFile: "key.pem"}, configPath: "/etc/chi-server/config.json", credDir: "/run/cred", wantCert: "/srv/cert.pem", wantKey: "/run/cred/key.pem"},
+		{name: "relative config path", give: TLSConfig{CertFile: "cert.pem", KeyFile: "key.pem"}, configPath: "conf/config.json", wantCert: "conf/cert.pem", wantKey: "conf/key.pem"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cert, key := tt.give.resolve(tt.configPath, tt.credDir)
+			if cert != tt.wantCert || key != tt.wantKey {
+				t.Fatalf("resolve(%q, %q) = %q, %q; want %q, %q", tt.configPath, tt.credDir, cert, key, tt.wantCert, tt.wantKey)
+			}
+		})
+	}
+}
