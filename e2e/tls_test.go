@@ -144,3 +144,5 @@ func peerCert(port int, roots *x509.CertPool) (*x509.Certificate, error) {
 	defer conn.Close()
 	return conn.ConnectionState().PeerCertificates[0], nil
 }
+
+func itoa(n int) string { return strconv.Itoa(n) }
