@@ -91,9 +91,9 @@ func TestCertRotation(t *testing.T) {
 			reloadRotates bool
 		}{
 			{
-				name:       "absolute paths",
-				tls:        tlsFiles{CertFile: tlsCertPath, KeyFile: tlsKeyPath},
-				keyMode:    0o644, // readable by the DynamicUser: a test key only
+				name:          "absolute paths",
+				tls:           tlsFiles{CertFile: tlsCertPath, KeyFile: tlsKeyPath},
+				keyMode:       0o644, // readable by the DynamicUser: a test key only
 				keyInError:    tlsKeyPath,
 				reloadRotates: true,
 			},
