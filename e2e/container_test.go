@@ -293,6 +293,14 @@ func (c *container) journal(t testing.TB, unit string) string {
 	return c.must(t, "journalctl", "-u", unit, "--no-pager", "-o", "short-monotonic")
 }
 
+// journalVerbose is journal with every field of every entry (`-o verbose`):
+// what a service logging journal-native puts in fields of its own.
+func (c *container) journalVerbose(t testing.TB, unit string) string {
+	t.Helper()
+	c.run("journalctl", "--sync")
+	return c.must(t, "journalctl", "-u", unit, "--no-pager", "-o", "verbose")
+}
+
 func (c *container) dumpDiagnostics(t *testing.T) {
 	out, _ := c.run("systemctl", "list-units", "--all", "--no-legend", "--no-pager", "chi-server*", "naive*")
 	t.Logf("units in %s:\n%s", c.name, out)

@@ -26,12 +26,13 @@ var (
 	// resultsFile, if set, receives the benchmark table (markdown).
 	resultsFile = envOr("SDLIFE_E2E_RESULTS", "")
 	// fdStoreLog matches the journal line in which the example says that it
-	// took its listener from the fd store rather than binding it
-	// (fxmodule logs `msg="fxmodule: serving" ... source="fd store"`).
-	fdStoreLog = envOr("SDLIFE_E2E_FDSTORE_LOG", `(?m)^.*source="?fd store.*$`)
+	// took its listener from the fd store rather than binding it: as text
+	// (`source="fd store"`) or, logging journal-native, as the field
+	// SOURCE=fd store (matched in `journalctl -o verbose`, see journalVerbose).
+	fdStoreLog = envOr("SDLIFE_E2E_FDSTORE_LOG", `(?mi)^.*source="?fd store.*$`)
 
 	// activationLog: the same for a listener from a socket unit.
-	activationLog = envOr("SDLIFE_E2E_ACTIVATION_LOG", `(?m)^.*source="?socket activation.*$`)
+	activationLog = envOr("SDLIFE_E2E_ACTIVATION_LOG", `(?mi)^.*source="?socket activation.*$`)
 
 	chiServerBin string // examples/chi-server, or $SDLIFE_E2E_CHI_SERVER
 	naiveBin     string // e2e/naive

@@ -77,7 +77,7 @@ func TestRestartUnderLoad(t *testing.T) {
 		if now := listenInodes(servicePort()); !slices.Equal(now, inodes) {
 			t.Errorf("listening socket changed across restarts (inodes %v -> %v): it was bound again, not handed over", inodes, now)
 		}
-		j := c.journal(t, unit)
+		j := c.journalVerbose(t, unit)
 		if m := regexp.MustCompile(fdStoreLog).FindString(j); m == "" {
 			t.Errorf("journal never says the listener came from the fd store (pattern %s):\n%s", fdStoreLog, tail([]byte(j), 3000))
 		} else {

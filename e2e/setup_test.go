@@ -20,9 +20,10 @@ const (
 
 // chiConfig is the example's config file (examples/chi-server contract).
 type chiConfig struct {
-	Listen   string `json:"listen"`
-	Greeting string `json:"greeting"`
-	DownFile string `json:"down_file,omitempty"`
+	Listen   string    `json:"listen"`
+	Greeting string    `json:"greeting"`
+	DownFile string    `json:"down_file,omitempty"`
+	TLS      *tlsFiles `json:"tls,omitempty"`
 }
 
 func defaultConfig() chiConfig {

@@ -45,7 +45,7 @@ func TestSocketActivation(t *testing.T) {
 		if now := listenInodes(socketPort()); !slices.Equal(now, inodes) {
 			t.Errorf("listening socket changed (inodes %v -> %v)", inodes, now)
 		}
-		if m := regexp.MustCompile(activationLog).FindString(c.journal(t, unit)); m == "" {
+		if m := regexp.MustCompile(activationLog).FindString(c.journalVerbose(t, unit)); m == "" {
 			t.Errorf("journal never says the listener came from the socket unit (pattern %s)", activationLog)
 		} else {
 			t.Logf("journal: %s", m)

@@ -60,5 +60,61 @@ func TestUnits(t *testing.T) {
 				t.Errorf("%s: exposure %.1f > %.1f", u.name, score, maxExposure)
 			}
 		}
+		t.Run("tls", func(t *testing.T) { checkTLSDropIns(t, c, su, version) })
 	})
+}
+
+// maxTLSExposure is the exposure accepted with the TLS drop-ins: handing in
+// a key must not weaken the sandbox.
+const maxTLSExposure = 1.0
+
+// checkTLSDropIns verifies the drop-ins of deploy/units/tls on the unit the
+// version runs: credentials.conf everywhere (LoadCredential= is 247), with
+// `verify` clean and the exposure at most maxTLSExposure;
+// refresh-on-reload.conf clean from systemd 260 and, before, reported as
+// unknown by `verify` (and ignored), as its comment says.
+func checkTLSDropIns(t *testing.T, c *container, su suite, version string) {
+	unit := "chi-server.service"
+	if su.systemd < notifyReload {
+		unit = "chi-server-compat.service"
+	}
+	verify := func() string {
+		out, err := c.run("systemd-analyze", "verify", "/etc/systemd/system/"+unit)
+		if err != nil {
+			t.Errorf("systemd-analyze verify %s: %v\n%s", unit, err, out)
+		}
+		return out
+	}
+	c.installTLSDropIn(t, unit, "credentials.conf", credentialsDropIn)
+	if out := verify(); strings.Contains(out, "chi-server") {
+		t.Errorf("systemd-analyze verify %s with %s (systemd %s):\n%s", unit, credentialsDropIn, version, out)
+	}
+	out, err := c.run("systemd-analyze", "security", "--no-pager", unit)
+	if m := exposureRe.FindStringSubmatch(out); m == nil {
+		t.Errorf("systemd-analyze security %s: %v, no overall exposure in:\n%s", unit, err, out)
+	} else {
+		score, _ := strconv.ParseFloat(m[1], 64)
+		t.Logf("systemd %s: %s with %s: exposure %s %s", version, unit, credentialsDropIn, m[1], m[2])
+		recordResult("security", "systemd %s, %s + tls/credentials.conf: exposure %s %s", version, unit, m[1], m[2])
+		if score > maxTLSExposure {
+			t.Errorf("%s with %s: exposure %.1f > %.1f", unit, credentialsDropIn, score, maxTLSExposure)
+		}
+	}
+	if paths := c.show(t, unit, "DropInPaths")["DropInPaths"]; !strings.Contains(paths, credentialsDropIn) {
+		t.Errorf("DropInPaths=%q: the drop-in was not applied", paths)
+	}
+
+	c.installTLSDropIn(t, unit, "refresh-on-reload.conf", refreshDropIn)
+	out = verify()
+	unknown := strings.Contains(out, "RefreshOnReload")
+	switch {
+	case su.systemd >= refreshOnReload && strings.Contains(out, "chi-server"):
+		t.Errorf("systemd-analyze verify %s with %s (systemd %s):\n%s", unit, refreshDropIn, version, out)
+	case su.systemd < refreshOnReload && !unknown:
+		t.Errorf("systemd %s accepts RefreshOnReload= silently, though it is documented from %d:\n%s", version, refreshOnReload, out)
+	case su.systemd < refreshOnReload:
+		t.Logf("systemd %s, as expected: %s", version, strings.TrimSpace(out))
+	}
+	c.must(t, "rm", "-r", "/etc/systemd/system/"+unit+".d/"+credentialsDropIn, "/etc/systemd/system/"+unit+".d/"+refreshDropIn)
+	c.must(t, "systemctl", "daemon-reload")
 }
