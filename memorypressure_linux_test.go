@@ -46,11 +46,7 @@ func TestMemoryPressureReaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	m.SignalMemoryPressure()
-	pressure := func(msg sdtest.Message) bool {
-		v, _ := msg.Get("STATUS")
-		return strings.Contains(v, "memory pressure")
-	}
-	if _, err := m.Wait(wctx, pressure); err != nil {
+	if _, err := m.Wait(wctx, sdtest.StatusContains("memory pressure")); err != nil {
 		t.Fatalf("STATUS never said memory pressure: %v", err)
 	}
 	m.SignalMemoryPressure() // may coalesce with another into one wake-up

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,10 +48,7 @@ func TestRestartResetAfterHealthyPeriod(t *testing.T) {
 		return msg
 	}
 	wait(sdtest.Has("READY", "1"), "READY=1")
-	unhealthy := wait(func(msg sdtest.Message) bool {
-		v, _ := msg.Get("STATUS")
-		return strings.Contains(v, "unhealthy: db: down")
-	}, "STATUS naming the failing check")
+	unhealthy := wait(sdtest.StatusContains("unhealthy: db: down"), "STATUS naming the failing check")
 	healthy.Store(true)
 	reset := wait(sdtest.Has("RESTART_RESET", "1"), "RESTART_RESET=1")
 	if reset.Seq < unhealthy.Seq {
