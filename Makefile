@@ -6,8 +6,8 @@ STATICCHECK_VERSION := v0.8.2
 
 .PHONY: test unit allocs lint vet staticcheck cross fuzz bench bench-compare e2e
 
-## test: everything CI checks: lint, race-enabled unit tests, allocation tests, cross builds, e2e when root.
-test: lint unit allocs cross e2e
+## test: everything CI checks: lint, race-enabled unit tests, allocation tests, the adoption module, cross builds, e2e when root.
+test: lint unit allocs adoption cross e2e
 
 ## unit: unit tests with the race detector.
 unit:

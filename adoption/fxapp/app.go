@@ -1,0 +1,47 @@
+// Package fxapp is plainapp's application adopting sdlife through fx:
+// the same Router, Config and health check, wired by fxmodule.
+package fxapp
+
+import (
+	"context"
+	"net/http"
+
+	"go.uber.org/fx"
+
+	"github.com/sdlife/sdlife"
+	"github.com/sdlife/sdlife/fxmodule"
+	"github.com/sdlife/sdlife/httpadapter"
+
+	"example.com/adoption/plainapp"
+)
+
+// Run serves the application under the service manager until SIGTERM,
+// SIGINT or ctx's end, as plainapp.Run does, through fx.
+func Run(ctx context.Context, opts sdlife.Options, cfg *plainapp.Config, dbHealthy func(context.Context) error) error {
+	app := fx.New(
+		fx.NopLogger,
+		fxmodule.Module,
+		fx.Supply(opts, cfg),
+		fxmodule.AsReloader[*plainapp.Config](),
+		fx.Provide(
+			fxmodule.AsHealthCheck(func() httpadapter.Check { return httpadapter.Check{Name: "db", Func: dbHealthy} }),
+			fx.Annotate(router, fx.As(new(http.Handler))),
+		),
+	)
+	if err := app.Start(ctx); err != nil {
+		return err
+	}
+	select {
+	case <-app.Done(): // SIGTERM, SIGINT, or the Service asked fx to stop
+	case <-ctx.Done():
+	}
+	return app.Stop(context.WithoutCancel(ctx))
+}
+
+// router is plainapp's Router with the probes mounted.
+func router(cfg *plainapp.Config, health *httpadapter.Health, ready *httpadapter.Readiness) http.Handler {
+	r := plainapp.Router(cfg)
+	r.Get("/readyz", ready.Handler().ServeHTTP)
+	r.Get("/healthz", health.Handler().ServeHTTP)
+	return r
+}
