@@ -93,25 +93,6 @@ func (h *harness) count(key, value string) int {
 	return n
 }
 
-// countSince counts matching messages received after seq.
-func (h *harness) countSince(seq int, key, value string) int {
-	n := 0
-	for _, msg := range h.m.Messages() {
-		if msg.Seq > seq && msg.Has(key, value) {
-			n++
-		}
-	}
-	return n
-}
-
-func (h *harness) last() int {
-	msgs := h.m.Messages()
-	if len(msgs) == 0 {
-		return 0
-	}
-	return msgs[len(msgs)-1].Seq
-}
-
 func (h *harness) dump() string {
 	var b strings.Builder
 	for _, msg := range h.m.Messages() {
