@@ -58,3 +58,10 @@ bench-compare:
 ## e2e: end-to-end tests against a real systemd in nspawn (root only; skipped otherwise).
 e2e:
 	@if [ "$$(id -u)" = 0 ] && [ -x e2e/run.sh ]; then e2e/run.sh; else echo "e2e: skipped (needs root and e2e/run.sh)"; fi
+
+## mutate: apply each deliberate breakage in internal/mutate/table.go to a
+## copy of the repository and fail if the unit tests miss any (no -race;
+## several minutes on 2 cores, so not part of `test`).
+.PHONY: mutate
+mutate:
+	$(GO) run ./internal/mutate
