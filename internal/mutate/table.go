@@ -171,7 +171,7 @@ var mutations = []mutation{
 	{
 		name: "drain: counts before Serve returned",
 		edits: []edit{
-			{"httpadapter/server.go", "\tselect {\n\tcase <-serveDone:\n\tcase <-ctx.Done():\n\t\treturn s.forceClose(parent)\n\t}\n\ts.log.Info(\"httpadapter: draining\"", "\ts.log.Info(\"httpadapter: draining\""},
+			{"httpadapter/server.go", "\tselect {\n\tcase <-serveDone:\n\tcase <-ctx.Done():\n\t\treturn s.forceClose(parent)\n\t}\n\ts.log.Info(\"httpadapter: draining\"", "\t_ = serveDone\n\ts.log.Info(\"httpadapter: draining\""},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
