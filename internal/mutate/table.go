@@ -169,13 +169,6 @@ var mutations = []mutation{
 		pkgs: []string{"./httpadapter/"},
 	},
 	{
-		name: "drain: counts before Serve returned",
-		edits: []edit{
-			{"httpadapter/server.go", "\tselect {\n\tcase <-serveDone:\n\tcase <-ctx.Done():\n\t\treturn s.forceClose(parent)\n\t}\n\ts.log.Info(\"httpadapter: draining\"", "\t_ = serveDone\n\ts.log.Info(\"httpadapter: draining\""},
-		},
-		pkgs: []string{"./httpadapter/"},
-	},
-	{
 		name: "drain: HTTP/2 waited for like HTTP/1",
 		edits: []edit{
 			{"httpadapter/conntrack.go", "\t\tcase protoHTTP2:\n\t\t\tc.HTTP2++\n\t\t\treturn true\n", "\t\tcase protoHTTP2:\n\t\t\tc.HTTP2++\n"},
