@@ -61,7 +61,7 @@ e2e:
 
 ## mutate: apply each deliberate breakage in internal/mutate/table.go to a
 ## copy of the repository and fail if the unit tests miss any (no -race;
-## several minutes on 2 cores, so not part of `test`).
+## about 5 minutes on 2 cores, so not part of `test`).
 .PHONY: mutate
 mutate:
 	$(GO) run ./internal/mutate
