@@ -64,7 +64,14 @@ e2e:
 	@if [ "$$(id -u)" = 0 ] && [ -x e2e/run.sh ]; then e2e/run.sh; else echo "e2e: skipped (needs root and e2e/run.sh)"; fi
 
 ## adoption: the adoption test module (adoption/, its own go.mod): a plain
-## chi app adopting sdlife as a user would, tested with sdtest.
+## chi app and an fx app adopting sdlife as a user would, tested with sdtest.
 .PHONY: adoption
 adoption:
 	cd adoption && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+
+## mutate: apply each deliberate breakage in internal/mutate/table.go to a
+## copy of the repository and fail if the unit tests miss any (no -race;
+## about 5 minutes on 2 cores, so not part of `test`).
+.PHONY: mutate
+mutate:
+	$(GO) run ./internal/mutate
