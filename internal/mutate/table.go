@@ -102,30 +102,30 @@ var mutations = []mutation{
 
 	// httpadapter: counters.
 	{
-		name: "counters: 4xx as 2xx on the slow path",
+		name: "counters: 4xx as 2xx",
 		edits: []edit{
-			{"httpadapter/middleware.go", "\t\tclass = classOf(rw.code)\n", "\t\tclass = classOf(rw.code)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n"},
-		},
-		pkgs: []string{"./httpadapter/"},
-	},
-	{
-		name: "counters: 4xx as 2xx on overflow wrappers",
-		edits: []edit{
-			{"httpadapter/counters.go", "\tif slot < 0 {\n\t\tsh.done[class].Add(1)", "\tif slot < 0 {\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n\t\tsh.done[class].Add(1)"},
+			{"httpadapter/counters.go", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
 	{
 		name: "counters: 4xx as 2xx in panicking handlers",
 		edits: []edit{
-			{"httpadapter/middleware.go", "\th.c.release(rw, class, !returned)", "\tif !returned && class == Class4xx {\n\t\tclass = Class2xx\n\t}\n\th.c.release(rw, class, !returned)"},
+			{"httpadapter/counters.go", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t}\n", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n\t}\n"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
 	{
 		name: "counters: an allocation per request",
 		edits: []edit{
-			{"httpadapter/middleware.go", "\trw.w = w\n\treturned := false", "\trw.w = w\n\tr = r.WithContext(r.Context())\n\treturned := false"},
+			{"httpadapter/middleware.go", "\trw := h.c.begin(w)\n", "\trw := h.c.begin(w)\n\tr = r.WithContext(r.Context())\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "counters: wrapper not returned to the pool",
+		edits: []edit{
+			{"httpadapter/counters.go", "\tc.pool.Put(rw)\n", ""},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
@@ -188,5 +188,50 @@ var mutations = []mutation{
 			{"httpadapter/conntrack.go", "if r.ProtoMajor != 2 || r.TLS != nil {", "if r.ProtoMajor != 2 || r.TLS == nil {"},
 		},
 		pkgs: []string{"./httpadapter/"},
+	},
+
+	// The hand-over of idle connections, the configured address, and
+	// the reactions to the newest manager.
+	{
+		name: "park: bytes overtaking the park do not abort it",
+		edits: []edit{
+			{"httpadapter/park.go", "\t\tif c.state.Load() == parkAsked {\n\t\t\tc.abort()\n\t\t}", "\t\t_ = parkAsked"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "park: the next request's deadline does not abort it",
+		edits: []edit{
+			{"httpadapter/park.go", "\t\tc.phase.Store(phaseRequest) // the next request's deadline\n\t\tif c.state.CompareAndSwap(parkAsked, parkAborted) {\n\t\t\tclose(c.released)\n\t\t}", "\t\tc.phase.Store(phaseRequest)"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "handover: adopted connections left in the store",
+		edits: []edit{
+			{"httpadapter/handover.go", "if _, err := c.Notifier.FDStoreRemove(name); err != nil {", "if _, err := c.Notifier.Notify(\"X_KEEP=1\"); err != nil {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "listen: a stored listener on another address kept",
+		edits: []edit{
+			{"httpadapter/listen.go", "\told := l.Addr()\n\tl.Close()\n", "\told := l.Addr()\n\treturn fmt.Errorf(\"kept %s\", old)\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "health: RESTART_RESET=1 on every healthy round",
+		edits: []edit{
+			{"health.go", "\t\t\tw.resetSent = true\n", ""},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "memory pressure: no rate limit",
+		edits: []edit{
+			{"memorypressure.go", "now.Sub(s.lastPressure) < s.opts.memoryPressureInterval()", "now.Sub(s.lastPressure) < 0"},
+		},
+		pkgs: []string{"./"},
 	},
 }
