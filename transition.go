@@ -26,19 +26,19 @@ func (s *Service) enterLocked(next State) (entered bool, err error) {
 	case StateReady:
 		s.status.Flush() // "Serving", or a reload's outcome, is in place when systemctl returns
 		if _, err = s.notifier.Ready(); err != nil {
-			err = fmt.Errorf("sdlife: READY=1: %w", err)
+			err = fmt.Errorf("READY=1: %w", err) // err carries lifecycle's prefix
 		}
 		if prev == StateStarting {
 			s.startServing()
 		}
 	case StateReloading:
 		if _, err = s.notifier.Reloading(); err != nil {
-			err = fmt.Errorf("sdlife: RELOADING=1: %w", err)
+			err = fmt.Errorf("RELOADING=1: %w", err)
 		}
 	case StateStopping:
 		s.cancelRun()
 		if _, err = s.notifier.Stopping(); err != nil {
-			err = fmt.Errorf("sdlife: STOPPING=1: %w", err)
+			err = fmt.Errorf("STOPPING=1: %w", err)
 		}
 		s.status.Flush()
 	case StateStopped:

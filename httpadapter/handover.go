@@ -126,7 +126,7 @@ func (s *ConnStore) Store(conns []net.Conn) (stored, rest []net.Conn, err error)
 		name := s.prefix + strconv.Itoa(s.batch+1)
 		if _, err = s.notifier.FDStore(name, socks[start:end]...); err != nil {
 			rest = append(rest, ok[start:]...)
-			return stored, rest, fmt.Errorf("httpadapter: storing %d connections: %w", len(ok)-start, err)
+			return stored, rest, fmt.Errorf("storing %d connections: %w", len(ok)-start, err) // err carries lifecycle's prefix
 		}
 		s.batch++
 		s.room -= end - start
@@ -206,7 +206,7 @@ func (cfg *ListenConfig) AdoptConns() ([]net.Conn, error) {
 			for _, conn := range conns {
 				conn.Close()
 			}
-			return nil, fmt.Errorf("httpadapter: removing stored connections %q: %w", name, err)
+			return nil, fmt.Errorf("removing stored connections %q: %w", name, err) // err carries lifecycle's prefix
 		}
 	}
 	if len(names) > 0 {

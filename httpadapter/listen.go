@@ -270,7 +270,7 @@ func (cfg *ListenConfig) drop(l net.Listener, log *slog.Logger) error {
 	old := l.Addr()
 	l.Close()
 	if _, err := cfg.Notifier.FDStoreRemove(cfg.Name); err != nil {
-		return fmt.Errorf("httpadapter: removing stored listener %q on %s: %w", cfg.Name, old, err)
+		return fmt.Errorf("removing stored listener %q on %s: %w", cfg.Name, old, err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), removeTimeout)
 	defer cancel()
@@ -292,7 +292,7 @@ func (cfg *ListenConfig) normalize() error {
 		cfg.Name = DefaultListenerName
 	}
 	if !lifecycle.ValidFDName(cfg.Name) {
-		return fmt.Errorf("%w: name %q: %w", ErrInvalidListenConfig, cfg.Name, lifecycle.ErrInvalidName)
+		return fmt.Errorf("%w: name %q: want 1 to 255 ASCII characters, no control characters and no ':'", ErrInvalidListenConfig, cfg.Name)
 	}
 	if cfg.Network == "" {
 		cfg.Network = "tcp"
@@ -351,7 +351,7 @@ func (cfg *ListenConfig) handedOver(log *slog.Logger) (l net.Listener, src Sourc
 		return nil, 0, nil
 	}
 	if err != nil {
-		return nil, 0, fmt.Errorf("httpadapter: listener %q passed by the manager: %w", cfg.Name, err)
+		return nil, 0, fmt.Errorf("listener %q passed by the manager: %w", cfg.Name, err)
 	}
 	if len(ls) == 1 {
 		if cfg.FDStore.Enabled() {
@@ -370,7 +370,7 @@ func (cfg *ListenConfig) handedOver(log *slog.Logger) (l net.Listener, src Sourc
 	if stale {
 		if _, err := cfg.Notifier.FDStoreRemove(cfg.Name); err != nil {
 			first.Close()
-			return nil, 0, fmt.Errorf("httpadapter: removing stale stored listeners %q: %w", cfg.Name, err)
+			return nil, 0, fmt.Errorf("removing stale stored listeners %q: %w", cfg.Name, err)
 		}
 	}
 	return first, SourceActivation, nil
@@ -387,7 +387,7 @@ func (cfg *ListenConfig) store(l net.Listener) error {
 		ul.SetUnlinkOnClose(false) // the stored socket still serves the path
 	}
 	if _, err := cfg.Notifier.FDStoreNoPoll(cfg.Name, sc); err != nil {
-		return fmt.Errorf("httpadapter: storing listener %q: %w", cfg.Name, err)
+		return fmt.Errorf("storing listener %q: %w", cfg.Name, err) // err carries lifecycle's prefix
 	}
 	return nil
 }

@@ -563,10 +563,12 @@ func (s *Server) forceClose(parent context.Context) error {
 	s.mu.Unlock()
 	<-serveDone // Close closed the listener too
 	hijacked := s.conn.closeHijacked()
-	err := parent.Err()
-	if err == nil {
-		err = fmt.Errorf("%w after %v", ErrDrainTimeout, s.cfg.DrainTimeout)
+	var err error
+	if perr := parent.Err(); perr != nil {
+		err = fmt.Errorf("httpadapter: drain cut short (%w): closed %d connections", perr, n)
+	} else {
+		err = fmt.Errorf("%w after %v: closed %d connections", ErrDrainTimeout, s.cfg.DrainTimeout, n)
 	}
 	s.log.Warn("httpadapter: drain cut short; closed connections", "connections", n, "hijacked_closed", hijacked, "err", err)
-	return fmt.Errorf("httpadapter: closed %d connections: %w", n, err)
+	return err
 }

@@ -275,8 +275,8 @@ func TestServerDrainTimeout(t *testing.T) {
 	s, _, release, clientErr := blockingServer(t, ServerConfig{DrainTimeout: 100 * time.Millisecond})
 	defer close(release)
 	err := s.Shutdown(context.Background())
-	if !errors.Is(err, ErrDrainTimeout) {
-		t.Fatalf("Shutdown() = %v, want ErrDrainTimeout", err)
+	if !errors.Is(err, ErrDrainTimeout) || prefixes(err) != 1 {
+		t.Fatalf("Shutdown() = %v, want ErrDrainTimeout with one package prefix", err)
 	}
 	if err := <-clientErr; err == nil {
 		t.Error("the cut-off request succeeded")
