@@ -169,6 +169,7 @@ func TestRunStopDrainsThenStopsHooks(t *testing.T) {
 			if svc.Readiness().State() != httpadapter.StateStopping {
 				t.Errorf("readiness %v after STOPPING=1", svc.Readiness().State())
 			}
+			<-svc.Server().Draining() // the drain follows STOPPING=1
 			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 			if err != nil {
