@@ -40,6 +40,17 @@
 //     While starting, READY=1 is never sent.
 //   - The listener is stored in the fd store (when the unit enables it),
 //     so a restart never closes the socket: clients wait in the backlog.
+//     Idle HTTP/1.1 keep-alive connections are stored too, as far as the
+//     store has room, and the next process serves them: their clients see
+//     no close. A stored listener bound elsewhere than
+//     Options.Listen.Address is replaced, and STATUS= says so.
+//   - HTTP/1.1 and h2c on a plain listener, h2 and HTTP/1.1 with
+//     Options.Server.TLS. HTTP/2 connections get GOAWAY when the drain
+//     begins; streaming handlers end on httpadapter.DrainStarted.
+//   - With MemoryPressureWatch= (systemd >= 254), memory pressure frees the
+//     Go heap and runs the MemoryReleasers; STATUS= says "memory pressure".
+//   - After every health check passed for Options.RestartResetAfter,
+//     RESTART_RESET=1 (systemd >= 258) restarts the RestartSteps= backoff.
 //
 // # One state
 //
