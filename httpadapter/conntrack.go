@@ -3,6 +3,7 @@ package httpadapter
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/http"
 	"sync"
@@ -157,18 +158,29 @@ func (t *connTracker) sweepHijacked() {
 // fails on a closed descriptor. A connection without a descriptor counts
 // as open.
 func isClosed(c net.Conn) bool {
-	if nc, ok := c.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
+	err := control(c, func(uintptr) {})
+	return err != nil && !errors.Is(err, errNoDescriptor)
+}
+
+// errNoDescriptor: the connection has no descriptor to reach.
+var errNoDescriptor = errors.New("httpadapter: connection has no descriptor")
+
+// control runs fn on the descriptor under c (unwrapping *tls.Conn and
+// parkConn) through Control, which takes no read lock: net/http's
+// connection goroutine may be blocked in Read on c at the same time.
+func control(c net.Conn, fn func(fd uintptr)) error {
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
 		c = nc.NetConn()
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {
-		return false
+		return errNoDescriptor
 	}
 	rc, err := sc.SyscallConn()
 	if err != nil {
-		return true
+		return err
 	}
-	return rc.Control(func(uintptr) {}) != nil
+	return rc.Control(fn)
 }
 
 // closeHijacked closes the hijacked connections still open and returns
