@@ -94,39 +94,57 @@ func BenchmarkMiddlewareStatus(b *testing.B) {
 // BenchmarkChiLoopback is the yardstick for the numbers above: one
 // minimal chi request (GET /hello, a 6-byte body) from a real http.Client
 // to a real server over loopback TCP, on one keep-alive connection, with
-// and without the middleware.
+// and without the middleware (mw=bare, mw=counted), in plain HTTP/1.1 and
+// over TLS with HTTP/1.1 and h2 (compare with benchstat -col /mw).
 func BenchmarkChiLoopback(b *testing.B) {
-	for _, tt := range []struct {
-		name    string
-		counted bool
-	}{{"Bare", false}, {"Counted", true}} {
-		b.Run(tt.name, func(b *testing.B) {
-			r := chi.NewRouter()
-			if tt.counted {
-				r.Use(NewCounters().Middleware)
+	for _, proto := range []string{"http1", "https1", "h2"} {
+		for _, counted := range []bool{false, true} {
+			name := "proto=" + proto + "/mw=bare"
+			if counted {
+				name = "proto=" + proto + "/mw=counted"
 			}
-			r.Get("/hello", func(w http.ResponseWriter, _ *http.Request) {
-				w.Header().Set("Content-Type", "text/plain")
-				_, _ = io.WriteString(w, "hello\n")
-			})
-			srv := httptest.NewServer(r)
-			defer srv.Close()
-			client := srv.Client()
-			defer client.CloseIdleConnections()
-			url := srv.URL + "/hello"
-			b.ReportAllocs()
-			for b.Loop() {
-				resp, err := client.Get(url)
-				if err != nil {
-					b.Fatal(err)
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					b.Fatalf("status %d", resp.StatusCode)
-				}
-			}
-		})
+			b.Run(name, func(b *testing.B) { benchChiLoopback(b, proto, counted) })
+		}
+	}
+}
+
+func benchChiLoopback(b *testing.B, proto string, counted bool) {
+	r := chi.NewRouter()
+	if counted {
+		r.Use(NewCounters().Middleware)
+	}
+	r.Get("/hello", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		_, _ = io.WriteString(w, "hello\n")
+	})
+	srv := httptest.NewUnstartedServer(r)
+	switch proto {
+	case "http1":
+		srv.Start()
+	case "https1":
+		srv.StartTLS()
+	case "h2":
+		srv.EnableHTTP2 = true
+		srv.StartTLS()
+	}
+	defer srv.Close()
+	client := srv.Client()
+	defer client.CloseIdleConnections()
+	url := srv.URL + "/hello"
+	b.ReportAllocs()
+	for b.Loop() {
+		resp, err := client.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		if want := proto == "h2"; (resp.ProtoMajor == 2) != want {
+			b.Fatalf("protocol %s", resp.Proto)
+		}
 	}
 }
 
