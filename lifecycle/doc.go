@@ -17,6 +17,10 @@
 // store both use $LISTEN_FDS) are taken once with [TakeFiles] and then
 // claimed by name.
 //
+// [WatchMemoryPressure] arms the memory pressure watch the manager
+// exports with MemoryPressureWatch= (a PSI file, a FIFO, a character
+// device or a socket) and calls back on each event.
+//
 // The protocol is Linux-only. On other platforms the package builds, a
 // Notifier for an unset socket is a harmless no-op, and everything that
 // would need the protocol returns [ErrUnsupported].
