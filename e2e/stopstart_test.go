@@ -3,6 +3,7 @@
 package e2e
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -10,9 +11,11 @@ import (
 	"time"
 )
 
-// preserveDropIn is the drop-in of deploy/units/README.md ("Stop and start
-// without refusals") that keeps chi-server.service's fd store while stopped.
-const preserveDropIn = "[Service]\nFileDescriptorStorePreserve=yes\n"
+// preserveDropIn is the shipped drop-in deploy/units/preserve/
+// fdstore-preserve.conf ("Stop and start without refusals" in
+// deploy/units/README.md) that keeps chi-server.service's fd store while
+// stopped.
+var preserveDropIn = mustRead(filepath.Join(unitsDir, "preserve", "fdstore-preserve.conf"))
 
 const stopStartCycles = 5
 
@@ -49,7 +52,7 @@ func TestStopStart(t *testing.T) {
 				c.run("systemctl", "stop", unit)
 				c.must(t, "systemctl", "clean", "--what=fdstore", unit)
 				if tt.preserve {
-					c.writeFile(t, dropIn, []byte(preserveDropIn), 0o644)
+					c.writeFile(t, dropIn, preserveDropIn, 0o644)
 				} else {
 					c.must(t, "rm", "-f", dropIn)
 				}
@@ -107,7 +110,7 @@ func TestStopStart(t *testing.T) {
 		// with the store preserved: systemd 262 documents that the store
 		// pins the unit, 257 unloads an unreferenced inactive unit.
 		t.Run("preserve=yes/uninstalled", func(t *testing.T) {
-			c.writeFile(t, dropIn, []byte(preserveDropIn), 0o644)
+			c.writeFile(t, dropIn, preserveDropIn, 0o644)
 			c.must(t, "systemctl", "daemon-reload")
 			c.must(t, "systemctl", "start", unit)
 			mustGet(t, servicePort(), "/", defaultConfig().Greeting)
@@ -194,4 +197,14 @@ func (l *load) kind(k string) int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.errs[k]
+}
+
+// mustRead reads a file of the repository at package initialisation; the
+// tests cannot run without it.
+func mustRead(path string) []byte {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return b
 }
