@@ -226,3 +226,60 @@ func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.As(err, &ne) && ne.Timeout()
 }
+
+// A store with less room than there are idle connections takes what fits;
+// the rest drain as without a store (closed once idle past the grace),
+// and no request is lost either way.
+func TestDrainHandOverStoreFull(t *testing.T) {
+	const clients, max = 6, 3 // room for the listener and 2 connections
+	m := sdtest.NewManager(t, sdtest.WithFDStore(max))
+	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+	old, res := startGeneration(t, "old", cfg, true)
+	cfg.Address = res.Listener.Addr().String()
+	conns := make([]net.Conn, clients)
+	readers := make([]*bufio.Reader, clients)
+	for i := range conns {
+		c, err := net.Dial("tcp", cfg.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i], readers[i] = c, bufio.NewReader(c)
+		if code, _ := get(t, c, readers[i]); code != http.StatusOK {
+			t.Fatalf("client %d: %d", i, code)
+		}
+	}
+	waitIdle(t, old, clients)
+	if err := old.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	barrier(t, m)
+	if n := len(connNames(storedNames(m))); n != max-1 {
+		t.Fatalf("the store holds %d connections, want %d", n, max-1)
+	}
+	files := m.Files()
+	defer files.Close()
+	cfg.Files = files
+	next, _ := startGeneration(t, "new", cfg, true)
+	defer next.Shutdown(context.Background())
+	handed, closed := 0, 0
+	for i, c := range conns {
+		// A closed connection reads EOF at once; an open one times out.
+		_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		if _, err := readers[i].Peek(1); err == nil {
+			t.Fatalf("client %d: data nobody asked for", i)
+		} else if isTimeout(err) {
+			// Still open: handed over. Its next request goes to the next process.
+			if code, body := get(t, c, readers[i]); code != http.StatusOK || body != "new" {
+				t.Fatalf("client %d: %d %q", i, code, body)
+			}
+			handed++
+		} else {
+			closed++ // closed by the old process, idle: the client reconnects
+		}
+		_ = c.SetReadDeadline(time.Time{})
+	}
+	if handed != max-1 || closed != clients-(max-1) {
+		t.Errorf("%d handed over and %d closed, want %d and %d", handed, closed, max-1, clients-(max-1))
+	}
+}
