@@ -269,6 +269,8 @@ func TestConnHandover(t *testing.T) {
 				t.Errorf("restart %d: process %s took over: %v, want ADOPTED=%d", i+1, pid, a, poolSize)
 			}
 		}
+		t.Logf("with the pool: %s", restartTimeline(es, withPool))
+		t.Logf("without: %s", restartTimeline(es, noPool))
 
 		c.dropIn(t, unit, "e2e-handover-off.conf", handoverOff)
 		c.must(t, "systemctl", "restart", unit) // the new limit applies from this start
@@ -354,4 +356,29 @@ func TestConnHandoverSilentPool(t *testing.T) {
 			t.Errorf("after 2 restarts, %d of %d silent pool connections failed: %v", len(errs), poolSize, errs[:min(5, len(errs))])
 		}
 	})
+}
+
+// restartTimeline says, for each restart of r, how long the old process's
+// drain took (its drained line's TOOK) and the time from that line to the
+// new process's "serving" line (exit, PID 1, exec, start), from the
+// journal's timestamps.
+func restartTimeline(es []journalEntry, r poolRun) string {
+	var parts []string
+	for i := range r.oldPID {
+		d := withMessage(fromPID(es, r.oldPID[i]), "httpadapter: drained")
+		sv := withMessage(fromPID(es, r.newPID[i]), "sdlife: serving")
+		if len(d) != 1 || len(sv) != 1 {
+			parts = append(parts, "?")
+			continue
+		}
+		gap := (atoi64(sv[0].field("__REALTIME_TIMESTAMP")) - atoi64(d[0].field("__REALTIME_TIMESTAMP"))) / 1000
+		parts = append(parts, fmt.Sprintf("drain %s + %dms", d[0].field("TOOK"), gap))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func atoi64(s string) int64 {
+	var n int64
+	fmt.Sscan(s, &n)
+	return n
 }
