@@ -233,16 +233,19 @@ func (t *connTracker) counts(now time.Time) connCounts {
 			}
 			return true
 		}
-		switch http.ConnState(r.state.Load()) {
-		case http.StateNew:
+		pc, _ := k.(*parkConn)
+		switch st := http.ConnState(r.state.Load()); {
+		case st == http.StateNew && betweenRequests(r, pc):
+			c.Idle++ // handed over by an earlier process, silent since
+		case st == http.StateNew:
 			if now.Sub(r.since) > staleNewConn {
 				c.StaleNew++
 			} else {
 				c.New++
 			}
-		case http.StateActive:
+		case st == http.StateActive:
 			c.Active++
-		case http.StateIdle:
+		case st == http.StateIdle:
 			c.Idle++
 		}
 		return true
@@ -258,7 +261,8 @@ func (t *connTracker) counts(now time.Time) connCounts {
 func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (closed int) {
 	t.conns.Range(func(k, v any) bool {
 		r := v.(*connRecord)
-		if http.ConnState(r.state.Load()) != http.StateIdle || connProto(r.proto.Load()) == protoHTTP2 {
+		pc, _ := k.(*parkConn)
+		if !betweenRequests(r, pc) || connProto(r.proto.Load()) == protoHTTP2 {
 			return true
 		}
 		since := max(r.idleSince.Load(), notBefore.UnixNano())

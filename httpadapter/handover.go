@@ -241,16 +241,34 @@ type handoverListener struct {
 var _ net.Listener = (*handoverListener)(nil)
 
 func (l *handoverListener) Accept() (net.Conn, error) {
+	c, _, err := l.acceptAdopted()
+	return c, err
+}
+
+// acceptAdopted is Accept that also says whether the connection is one
+// handed over (see parkListener).
+func (l *handoverListener) acceptAdopted() (net.Conn, bool, error) {
 	l.mu.Lock()
 	if len(l.conns) > 0 {
 		c := l.conns[0]
 		l.conns[0] = nil
 		l.conns = l.conns[1:]
 		l.mu.Unlock()
-		return c, nil
+		return c, true, nil
 	}
 	l.mu.Unlock()
-	return l.Listener.Accept()
+	c, err := l.Listener.Accept()
+	return c, false, err
+}
+
+// takeAdopted removes and returns the handed-over connections nobody has
+// accepted yet, for a drain that stores them again.
+func (l *handoverListener) takeAdopted() []net.Conn {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	conns := l.conns
+	l.conns = nil
+	return conns
 }
 
 func (l *handoverListener) Close() error {

@@ -39,12 +39,44 @@ import (
 // parkListener wraps the connections l accepts in parkConns.
 type parkListener struct{ net.Listener }
 
+// adoptingListener is a listener that says which connections an earlier
+// process handed over (handoverListener).
+type adoptingListener interface {
+	acceptAdopted() (c net.Conn, adopted bool, err error)
+	takeAdopted() []net.Conn
+}
+
+// takeAdopted returns the handed-over connections not accepted yet: a
+// drain that begins right after the start hands them over again.
+func (l parkListener) takeAdopted() []net.Conn {
+	if al, ok := l.Listener.(adoptingListener); ok {
+		return al.takeAdopted()
+	}
+	return nil
+}
+
 func (l parkListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
+	var (
+		c       net.Conn
+		adopted bool
+		err     error
+	)
+	if al, ok := l.Listener.(adoptingListener); ok {
+		c, adopted, err = al.acceptAdopted()
+	} else {
+		c, err = l.Listener.Accept()
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &parkConn{Conn: c}, nil
+	pc := &parkConn{Conn: c, adopted: adopted}
+	if adopted {
+		// Between two requests, as it was when the earlier process
+		// handed it over: it can be handed over again before its next
+		// request, although net/http counts it as new.
+		pc.phase.Store(phaseIdle)
+	}
+	return pc, nil
 }
 
 // The park states of a connection.
@@ -56,21 +88,28 @@ const (
 )
 
 // The phases of an HTTP/1 connection between two requests, as the
-// deadline calls show them.
+// deadline calls show them. net/http sets one deadline between reporting
+// StateIdle and waiting for the next request (the idle one), and the next
+// once the request's first bytes came (the header one). On a connection
+// handed over by an earlier process, which net/http takes for a new one,
+// it sets the header deadline before the wait and the next only after
+// the headers.
 const (
 	phaseRequest int32 = iota // reading or serving a request
-	phaseIdle                 // StateIdle reported; the idle deadline not set yet
-	phaseWaiting              // the idle deadline set: waiting for the next request
+	phaseIdle                 // StateIdle reported, or adopted; no deadline set since
+	phaseWaiting              // the deadline before the wait set: waiting for the next request
 )
 
 type parkConn struct {
 	net.Conn
+	adopted bool // handed over by an earlier process
 
 	mu       sync.Mutex // serialises park with net/http's deadline calls
 	state    atomic.Int32
 	phase    atomic.Int32
 	read     atomic.Int64  // bytes read since StateIdle
 	pipeline atomic.Bool   // a byte came in while a request was served
+	failed   error         // guarded by mu: the read error the park caused; later reads fail with it
 	released chan struct{} // made by park; closed when parked or aborted
 }
 
@@ -82,6 +121,17 @@ func (c *parkConn) idle() {
 }
 
 func (c *parkConn) Read(p []byte) (int, error) {
+	if c.state.Load() == parkAsked {
+		c.mu.Lock()
+		err := c.failed
+		c.mu.Unlock()
+		if err != nil {
+			// net/http already saw the park's read fail and reads on (an
+			// adopted connection's h2c preface check fails, then the
+			// request is read): it fails again without a byte read.
+			return 0, err
+		}
+	}
 	n, err := c.Conn.Read(p)
 	if n > 0 {
 		c.read.Add(int64(n))
@@ -91,12 +141,20 @@ func (c *parkConn) Read(p []byte) (int, error) {
 		if c.state.Load() == parkAsked {
 			c.abort()
 		}
+	} else if err != nil && c.state.Load() == parkAsked {
+		c.mu.Lock()
+		if c.state.Load() == parkAsked && c.failed == nil {
+			c.failed = err
+		}
+		c.mu.Unlock()
 	}
 	return n, err
 }
 
-// SetReadDeadline is net/http's: it marks the phases between requests,
-// and a deadline for the next request ends a park in progress.
+// SetReadDeadline is net/http's: it marks the phases between requests.
+// While a park is asked, the park's deadline stays; a deadline for the
+// next request ends the park, unless net/http already saw the park's read
+// fail.
 func (c *parkConn) SetReadDeadline(t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -105,9 +163,12 @@ func (c *parkConn) SetReadDeadline(t time.Time) error {
 		c.phase.Store(phaseWaiting)
 	case phaseWaiting:
 		c.phase.Store(phaseRequest) // the next request's deadline
-		if c.state.CompareAndSwap(parkAsked, parkAborted) {
+		if c.failed == nil && c.state.CompareAndSwap(parkAsked, parkAborted) {
 			close(c.released)
 		}
+	}
+	if c.state.Load() == parkAsked {
+		return nil // keep the deadline in the past until net/http lets go
 	}
 	return c.Conn.SetReadDeadline(t)
 }
@@ -135,7 +196,7 @@ func (c *parkConn) abort() {
 func (c *parkConn) park() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.phase.Load() != phaseWaiting || c.read.Load() != 0 || c.pipeline.Load() ||
+	if c.phase.Load() == phaseRequest || c.read.Load() != 0 || c.pipeline.Load() ||
 		!c.state.CompareAndSwap(parkNone, parkAsked) {
 		return false
 	}
@@ -203,30 +264,25 @@ func (c *parkConn) CloseWrite() error {
 const parkWait = time.Second
 
 // handOver parks the idle HTTP/1 connections, as many as the ConnStore
-// has room for, and hands those parked to the fd store; it returns how
-// many it handed over. Connections it cannot park go on as without it.
-func (s *Server) handOver(ctx context.Context) int {
+// has room for, and hands those parked, and unaccepted ones the listener
+// still held (see takeAdopted), to the fd store; it returns how many it
+// handed over. Connections it cannot park go on as without it.
+func (s *Server) handOver(ctx context.Context, unaccepted []net.Conn) int {
 	cs := s.cfg.ConnStore
-	room := cs.Room()
-	if room == 0 {
-		return 0
-	}
+	room := cs.Room() - len(unaccepted)
 	var asked []*parkConn
 	s.conn.conns.Range(func(k, v any) bool {
 		pc, ok := k.(*parkConn)
 		r := v.(*connRecord)
-		if ok && http.ConnState(r.state.Load()) == http.StateIdle &&
-			connProto(r.proto.Load()) == protoUnknown && pc.park() {
+		if ok && betweenRequests(r, pc) && connProto(r.proto.Load()) == protoUnknown && pc.park() {
 			asked = append(asked, pc)
 		}
 		return len(asked) < room
 	})
-	if len(asked) == 0 {
-		return 0
-	}
 	wait, cancel := context.WithTimeout(ctx, parkWait)
 	defer cancel()
-	parked := make([]net.Conn, 0, len(asked))
+	parked := make([]net.Conn, 0, len(asked)+len(unaccepted))
+	parked = append(parked, unaccepted...)
 	for _, pc := range asked {
 		select {
 		case <-pc.released:
@@ -236,15 +292,40 @@ func (s *Server) handOver(ctx context.Context) int {
 			parked = append(parked, pc)
 		}
 	}
+	if len(parked) == 0 {
+		return 0
+	}
 	stored, rest, err := cs.Store(parked)
 	for _, c := range stored {
-		_ = c.(*parkConn).Conn.Close() // the manager holds a duplicate: no FIN
+		_ = closeSocket(c) // the manager holds a duplicate: no FIN
 	}
 	for _, c := range rest {
-		_ = c.(*parkConn).Conn.Close()
+		_ = closeSocket(c)
 	}
 	if err != nil || len(rest) > 0 {
 		s.log.Warn("httpadapter: idle connections not handed over were closed", "closed", len(rest), "err", err)
 	}
 	return len(stored)
+}
+
+// closeSocket closes the socket under a parked connection, or an
+// unaccepted one, without net/http's involvement.
+func closeSocket(c net.Conn) error {
+	if pc, ok := c.(*parkConn); ok {
+		return pc.Conn.Close()
+	}
+	return c.Close()
+}
+
+// betweenRequests reports whether a tracked connection is idle between
+// two requests: idle after a response, or handed over by an earlier
+// process and silent since (net/http reports those as new).
+func betweenRequests(r *connRecord, pc *parkConn) bool {
+	switch http.ConnState(r.state.Load()) {
+	case http.StateIdle:
+		return true
+	case http.StateNew:
+		return pc != nil && pc.adopted && pc.read.Load() == 0
+	}
+	return false
 }

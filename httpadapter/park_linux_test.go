@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -281,5 +282,91 @@ func TestDrainHandOverStoreFull(t *testing.T) {
 	}
 	if handed != max-1 || closed != clients-(max-1) {
 		t.Errorf("%d handed over and %d closed, want %d and %d", handed, closed, max-1, clients-(max-1))
+	}
+}
+
+// Connections a process took over and that stayed silent are handed over
+// again at its drain: a pool that sends nothing across two restarts
+// survives both.
+func TestDrainHandsOverSilentPoolTwice(t *testing.T) {
+	const clients = 5
+	m := sdtest.NewManager(t, sdtest.WithFDStore(16))
+	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+	srv, res := startGeneration(t, "first", cfg, true)
+	cfg.Address = res.Listener.Addr().String()
+	conns := make([]net.Conn, clients)
+	readers := make([]*bufio.Reader, clients)
+	for i := range conns {
+		c, err := net.Dial("tcp", cfg.Address)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i], readers[i] = c, bufio.NewReader(c)
+		if code, _ := get(t, c, readers[i]); code != http.StatusOK {
+			t.Fatalf("client %d: %d", i, code)
+		}
+	}
+	waitIdle(t, srv, clients)
+	for _, name := range []string{"second", "third"} {
+		start := time.Now()
+		if err := srv.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("drain before %s: %v", name, time.Since(start))
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("the drain before %s took %v: connections were waited for, not handed over", name, d)
+		}
+		barrier(t, m)
+		if n := len(connNames(storedNames(m))); n != clients {
+			t.Fatalf("before %s: the store holds %d connections, want %d", name, n, clients)
+		}
+		files := m.Files()
+		defer files.Close()
+		cfg.Files = files
+		var res ListenResult
+		srv, res = startGeneration(t, name, cfg, true)
+		if res.Adopted != clients {
+			t.Fatalf("%s adopted %d connections, want %d", name, res.Adopted, clients)
+		}
+	}
+	defer srv.Shutdown(context.Background())
+	for i, c := range conns {
+		if code, body := get(t, c, readers[i]); code != http.StatusOK || body != "third" {
+			t.Fatalf("client %d after two silent restarts: %d %q", i, code, body)
+		}
+	}
+}
+
+// Handed-over connections the listener still holds when the drain begins
+// (a stop right after the start) are stored again, not closed.
+func TestDrainStoresUnacceptedAdopted(t *testing.T) {
+	m := sdtest.NewManager(t, sdtest.WithFDStore(8))
+	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+	l := listenLocal(t)
+	defer l.Close()
+	client, server := tcpPair(t, l)
+	hl := NewHandoverListener(l, []net.Conn{server})
+	pl := parkListener{hl}
+	taken := pl.takeAdopted()
+	if len(taken) != 1 {
+		t.Fatalf("takeAdopted() = %d connections, want 1", len(taken))
+	}
+	cs, err := cfg.ConnStore(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{cfg: ServerConfig{ConnStore: cs}, log: slog.New(slog.DiscardHandler)}
+	if n := s.handOver(context.Background(), taken); n != 1 {
+		t.Fatalf("handOver() = %d, want 1", n)
+	}
+	barrier(t, m)
+	if n := len(connNames(storedNames(m))); n != 1 {
+		t.Fatalf("the store holds %d connections, want 1", n)
+	}
+	// The client's connection is open: the store holds the socket.
+	_ = client.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := client.Read(make([]byte, 1)); !isTimeout(err) {
+		t.Fatalf("client read: %v, want a timeout (connection open)", err)
 	}
 }

@@ -112,13 +112,56 @@ func TestParkStates(t *testing.T) {
 			t.Fatalf("Close after an aborted park: %v, closed %v", err, isClosedPipe(pc.Conn))
 		}
 	})
+	t.Run("parked before net/http set its idle deadline", func(t *testing.T) {
+		pc, _, _ := parkPair(t)
+		pc.idle() // StateIdle reported; the idle deadline comes after the park
+		if !pc.park() {
+			t.Fatal("park refused")
+		}
+		if err := pc.SetReadDeadline(time.Now().Add(time.Minute)); err != nil { // net/http's idle deadline
+			t.Fatal(err)
+		}
+		if _, err := pc.Read(make([]byte, 4)); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("read after the idle deadline: %v, want the park's deadline error", err)
+		}
+		pc.Close()
+		waitReleased(t, pc)
+		if !pc.giveUp() {
+			t.Fatal("not parked")
+		}
+	})
+	t.Run("an adopted connection parks through h2c's preface check", func(t *testing.T) {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		pc := &parkConn{Conn: &gatedConn{Conn: a, got: make(chan struct{}, 1), gate: make(chan struct{})}, adopted: true}
+		pc.phase.Store(phaseIdle)
+		if err := pc.SetReadDeadline(time.Now().Add(time.Minute)); err != nil { // the header deadline, before any read
+			t.Fatal(err)
+		}
+		if !pc.park() {
+			t.Fatal("park refused a silent adopted connection")
+		}
+		if _, err := pc.Read(make([]byte, 24)); !errors.Is(err, os.ErrDeadlineExceeded) { // the preface check
+			t.Fatalf("preface read: %v", err)
+		}
+		// net/http reads the request next, after no deadline call: it
+		// must fail at once, without a byte taken from the socket.
+		go b.Write([]byte("GET / HTTP/1.1\r\n"))
+		if n, err := pc.Read(make([]byte, 4096)); n != 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("request read: %d bytes, %v; want the park's error and no byte", n, err)
+		}
+		pc.Close()
+		waitReleased(t, pc)
+		if !pc.giveUp() {
+			t.Fatal("not parked")
+		}
+	})
 	t.Run("refused", func(t *testing.T) {
 		tests := []struct {
 			name string
 			give func(pc *parkConn)
 		}{
 			{"serving a request", func(pc *parkConn) { pc.phase.Store(phaseRequest) }},
-			{"idle deadline not set yet", func(pc *parkConn) { pc.phase.Store(phaseIdle) }},
 			{"bytes read since idle", func(pc *parkConn) { pc.read.Store(2) }},
 			{"pipelining client", func(pc *parkConn) { pc.pipeline.Store(true) }},
 			{"parked before", func(pc *parkConn) { pc.state.Store(parkAborted) }},

@@ -510,6 +510,10 @@ func (s *Server) drain(parent context.Context) error {
 	// connection it accepted, so once serveDone is closed the tracker
 	// knows them all.
 	s.acceptStopping.Store(true)
+	var unaccepted []net.Conn
+	if al, ok := s.ln.(parkListener); ok {
+		unaccepted = al.takeAdopted() // before Close would close them
+	}
 	if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		s.log.Warn("httpadapter: closing the listener", "err", err)
 	}
@@ -520,7 +524,7 @@ func (s *Server) drain(parent context.Context) error {
 	}
 	s.log.Info("httpadapter: draining", "connections", s.conn.counts(time.Now()).total())
 	// 5a. Idle HTTP/1 connections go to the fd store, when there is room.
-	handed := s.handOver(ctx)
+	handed := s.handOver(ctx, unaccepted)
 
 	// 5 and 6. Wait for the HTTP/1 connections, closing each idle one
 	// once it has been idle for IdleGrace, and give hijacked connections

@@ -178,7 +178,7 @@ var mutations = []mutation{
 	{
 		name: "drain: idle HTTP/2 closed, not GOAWAY",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "if http.ConnState(r.state.Load()) != http.StateIdle || connProto(r.proto.Load()) == protoHTTP2 {", "if http.ConnState(r.state.Load()) != http.StateIdle {"},
+			{"httpadapter/conntrack.go", "if !betweenRequests(r, pc) || connProto(r.proto.Load()) == protoHTTP2 {", "if !betweenRequests(r, pc) && http.ConnState(r.state.Load()) != http.StateIdle {"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
@@ -202,7 +202,7 @@ var mutations = []mutation{
 	{
 		name: "park: the next request's deadline does not abort it",
 		edits: []edit{
-			{"httpadapter/park.go", "\t\tc.phase.Store(phaseRequest) // the next request's deadline\n\t\tif c.state.CompareAndSwap(parkAsked, parkAborted) {\n\t\t\tclose(c.released)\n\t\t}", "\t\tc.phase.Store(phaseRequest)"},
+			{"httpadapter/park.go", "\t\tif c.failed == nil && c.state.CompareAndSwap(parkAsked, parkAborted) {\n\t\t\tclose(c.released)\n\t\t}", ""},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
@@ -233,5 +233,12 @@ var mutations = []mutation{
 			{"memorypressure.go", "now.Sub(s.lastPressure) < s.opts.memoryPressureInterval()", "now.Sub(s.lastPressure) < 0"},
 		},
 		pkgs: []string{"./"},
+	},
+	{
+		name: "handover: adopted connections not parkable again",
+		edits: []edit{
+			{"httpadapter/park.go", "\t\treturn pc != nil && pc.adopted && pc.read.Load() == 0", "\t\treturn false"},
+		},
+		pkgs: []string{"./httpadapter/"},
 	},
 }
