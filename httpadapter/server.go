@@ -410,7 +410,14 @@ func (s *Server) Addr() net.Addr {
 //     socket unit): the kernel keeps queueing connections for the next
 //     process. Every connection already accepted is served, including
 //     those whose request has not arrived yet.
-//  5. An idle HTTP/1 keep-alive connection may send one more request
+//  5. With a ConnStore, the idle HTTP/1 keep-alive connections between
+//     two requests (and those an earlier process handed over that have
+//     sent nothing since) go to the fd store, as many as it has room for,
+//     without a byte of theirs read: the next process serves them, and
+//     their clients see no close (see park.go). A request that arrives
+//     meanwhile ends its connection's hand-over and is answered here.
+//     The others drain as follows.
+//  6. An idle HTTP/1 keep-alive connection may send one more request
 //     during IdleGrace, counted from when it became idle (or from the
 //     start of the drain); it is answered, with "Connection: close", and
 //     the connection is closed after the response. A connection idle for
@@ -421,25 +428,26 @@ func (s *Server) Addr() net.Addr {
 //     for every server that closes idle connections, and clients retry
 //     idempotent requests because of it. The grace makes it need a
 //     client that sat idle for IdleGrace and then sent at that instant.
-//  6. Shutdown waits until every HTTP/1 connection has closed, except
+//  7. Shutdown waits until every HTTP/1 connection has closed, except
 //     those that have sent nothing for 5 seconds, and for hijacked
 //     connections until their owners closed them or IdleGrace passed.
 //     HTTP/2 connections are not waited for here: they go on serving
 //     their streams.
-//  7. http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
+//  8. http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
 //     connection that has none yet (the idle ones: net/http would close
 //     an HTTP/1 connection whose request arrives after this point
-//     without an answer, which is why it waits for step 6), runs the
+//     without an answer, which is why it waits for step 7), runs the
 //     other RegisterOnShutdown hooks, and waits until every connection
 //     has closed. An HTTP/2 connection closes once its streams have
 //     finished and its client has closed it (at most a second after its
 //     last stream, net/http's GOAWAY timeout).
-//  8. Hijacked connections still open are closed, and the log line
-//     saying the drain ended counts them.
+//  9. Hijacked connections still open are closed, and the log line
+//     saying the drain ended counts them, with the connections handed
+//     over, answered with "Connection: close" and closed while idle.
 //
 // The drain ends at the earlier of ctx's deadline and DrainTimeout after
 // it began (step 3). If connections are still open then, they are closed
-// (http.Server.Close, and step 8) and Shutdown returns an error matching
+// (http.Server.Close, and step 9) and Shutdown returns an error matching
 // ErrDrainTimeout or ctx's error. Otherwise it returns nil.
 //
 // Shutdown may be called more than once, concurrently too: later calls
@@ -523,10 +531,10 @@ func (s *Server) drain(parent context.Context) error {
 		return s.forceClose(parent)
 	}
 	s.log.Info("httpadapter: draining", "connections", s.conn.counts(time.Now()).total())
-	// 5a. Idle HTTP/1 connections go to the fd store, when there is room.
+	// 5. Idle HTTP/1 connections go to the fd store, when there is room.
 	handed := s.handOver(ctx, unaccepted)
 
-	// 5 and 6. Wait for the HTTP/1 connections, closing each idle one
+	// 6 and 7. Wait for the HTTP/1 connections, closing each idle one
 	// once it has been idle for IdleGrace, and give hijacked connections
 	// their grace.
 	tick := time.NewTicker(5 * time.Millisecond)
@@ -545,12 +553,12 @@ func (s *Server) drain(parent context.Context) error {
 		case <-tick.C:
 		}
 	}
-	// 7. What http.Server.Shutdown adds: GOAWAY on idle HTTP/2
+	// 8. What http.Server.Shutdown adds: GOAWAY on idle HTTP/2
 	// connections, hooks, stragglers.
 	if err := s.srv.Shutdown(ctx); err != nil {
 		return s.forceClose(parent)
 	}
-	// 8. Hijacked connections their owners left open.
+	// 9. Hijacked connections their owners left open.
 	n := s.conn.closeHijacked()
 	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
 		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "hijacked_closed", n)
