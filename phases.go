@@ -77,6 +77,7 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 	sc.Logger = s.log
 	lc := s.opts.Listen
 	lc.Files, lc.Notifier, lc.FDStore, lc.Logger = s.files, s.notifier, s.fdstore, s.log
+	lc.Release = httpadapter.ReleaseByCaller // after READY=1, see startServing
 	if sc.TLS == nil && s.fdstore.Enabled() {
 		// Idle keep-alive connections outlive the restart in the fd store,
 		// beside the listener.
@@ -97,6 +98,9 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 	if err != nil {
 		return err
 	}
+	s.mu.Lock()
+	s.releaseStored = res.ReleaseStored
+	s.mu.Unlock()
 	l := res.Listener
 	if err := srv.Start(l); err != nil {
 		l.Close()

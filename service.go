@@ -48,8 +48,11 @@ type Service struct {
 	state     State               // guarded by mu; changed only by enterLocked
 	reloaders []Reloader          // guarded by mu
 	server    *httpadapter.Server // guarded by mu; set by Serve
-	serveWG   sync.WaitGroup      // the goroutine watching the server
-	notes     [noteCount]string   // guarded by mu; the STATUS note's parts
+	// releaseStored drops the fd store's copies of the connections Serve
+	// took back; called after READY=1. Guarded by mu.
+	releaseStored func() error
+	serveWG       sync.WaitGroup    // the goroutine watching the server
+	notes         [noteCount]string // guarded by mu; the STATUS note's parts
 
 	noteTimers [noteCount]*time.Timer // guarded by mu; see setNoteFor
 

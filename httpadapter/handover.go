@@ -168,22 +168,36 @@ func tcpSocket(c net.Conn) (syscall.Conn, error) {
 // nil is returned: they stay in the store, and serving them now could
 // serve them twice.
 func (cfg *ListenConfig) AdoptConns() ([]net.Conn, error) {
+	conns, names, err := cfg.adoptConns()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.releaseStored(names); err != nil {
+		for _, conn := range conns {
+			conn.Close()
+		}
+		return nil, err
+	}
+	return conns, nil
+}
+
+// adoptConns is AdoptConns without the removal: it returns the names to
+// remove.
+func (cfg *ListenConfig) adoptConns() (conns []net.Conn, names []string, err error) {
 	c := *cfg
 	if err := c.normalize(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log := c.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	prefix := connPrefix(c.Name)
-	var names []string
 	for _, n := range c.Files.Names() {
 		if strings.HasPrefix(n, prefix) && !slices.Contains(names, n) {
 			names = append(names, n)
 		}
 	}
-	var conns []net.Conn
 	dropped := 0
 	for _, name := range names {
 		for {
@@ -201,18 +215,21 @@ func (cfg *ListenConfig) AdoptConns() ([]net.Conn, error) {
 			conns = append(conns, conn)
 		}
 	}
-	for _, name := range names {
-		if _, err := c.Notifier.FDStoreRemove(name); err != nil {
-			for _, conn := range conns {
-				conn.Close()
-			}
-			return nil, fmt.Errorf("removing stored connections %q: %w", name, err) // err carries lifecycle's prefix
-		}
-	}
 	if len(names) > 0 {
 		log.Info("httpadapter: took over connections from the fd store", "name", c.Name, "adopted", len(conns), "closed", dropped)
 	}
-	return conns, nil
+	return conns, names, nil
+}
+
+// releaseStored asks the manager to drop its copies of the connections
+// stored under names (FDSTOREREMOVE).
+func (cfg *ListenConfig) releaseStored(names []string) error {
+	for _, name := range names {
+		if _, err := cfg.Notifier.FDStoreRemove(name); err != nil {
+			return fmt.Errorf("removing stored connections %q: %w", name, err) // err carries lifecycle's prefix
+		}
+	}
+	return nil
 }
 
 // adoptConn checks that f is a connected TCP socket with a live peer and

@@ -72,7 +72,26 @@ type ListenConfig struct {
 	// Logger receives a line about descriptors Listen closes. Nil means
 	// silent.
 	Logger *slog.Logger
+	// Release says when the connections Listen takes back from the fd
+	// store (see ConnStore) are removed from it. Zero is ReleaseAtOnce.
+	Release StoreRelease
 }
+
+// StoreRelease says when Listen asks the manager to drop its copies of the
+// connections it took back.
+type StoreRelease int
+
+const (
+	// ReleaseAtOnce: Listen removes them before it returns.
+	ReleaseAtOnce StoreRelease = iota
+	// ReleaseByCaller: the caller calls ListenResult.ReleaseStored once
+	// it has sent READY=1. systemd closes each dropped copy with some
+	// work of its own (tens of milliseconds for a few hundred), which
+	// then no longer delays READY=1 and the systemctl call waiting for
+	// it. Until then a copy stays in the store: a stop before it hands
+	// the connection over again, and the store keeps it once.
+	ReleaseByCaller
+)
 
 // ListenResult is what Listen found, and what it had to change.
 type ListenResult struct {
@@ -90,6 +109,20 @@ type ListenResult struct {
 	// Adopted is how many connections an earlier process handed over
 	// (see ConnStore) Listener returns from Accept before new ones.
 	Adopted int
+
+	release func() error // with ReleaseByCaller: drops the store's copies
+}
+
+// ReleaseStored asks the manager to drop its copies of the connections
+// Listen took back, with ListenConfig.Release set to ReleaseByCaller; it
+// does nothing otherwise, and nothing the second time.
+func (r *ListenResult) ReleaseStored() error {
+	if r.release == nil {
+		return nil
+	}
+	release := r.release
+	r.release = nil
+	return release()
 }
 
 // Notice is one line for the log and STATUS about a replaced listener or
@@ -131,7 +164,8 @@ func Listen(cfg ListenConfig) (net.Listener, Source, error) {
 // not modified.
 //
 // Connections an earlier process handed to the store (ConnStore) are
-// taken back (cfg.AdoptConns) and removed from the store; when there are
+// taken back (cfg.AdoptConns) and removed from the store (at once, or
+// when the caller says, see ListenConfig.Release); when there are
 // any, the returned Listener is a NewHandoverListener that yields them
 // from Accept first (ListenResult.Adopted says how many), so its type is
 // then not *net.TCPListener.
@@ -247,10 +281,22 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 		}
 	}
 	res.Listener, res.Source = l, src
-	conns, err := c.AdoptConns()
-	if err != nil {
-		l.Close()
-		return ListenResult{}, err
+	var conns []net.Conn
+	switch c.Release {
+	case ReleaseByCaller:
+		var names []string
+		if conns, names, err = c.adoptConns(); err != nil {
+			l.Close()
+			return ListenResult{}, err
+		}
+		if len(names) > 0 {
+			res.release = func() error { return c.releaseStored(names) }
+		}
+	default:
+		if conns, err = c.AdoptConns(); err != nil {
+			l.Close()
+			return ListenResult{}, err
+		}
 	}
 	if len(conns) > 0 {
 		res.Listener, res.Adopted = NewHandoverListener(l, conns), len(conns)
@@ -293,6 +339,9 @@ func (cfg *ListenConfig) normalize() error {
 	}
 	if !lifecycle.ValidFDName(cfg.Name) {
 		return fmt.Errorf("%w: name %q: want 1 to 255 ASCII characters, no control characters and no ':'", ErrInvalidListenConfig, cfg.Name)
+	}
+	if cfg.Release != ReleaseAtOnce && cfg.Release != ReleaseByCaller {
+		return fmt.Errorf("%w: unknown StoreRelease %d", ErrInvalidListenConfig, cfg.Release)
 	}
 	if cfg.Network == "" {
 		cfg.Network = "tcp"

@@ -370,3 +370,57 @@ func TestDrainStoresUnacceptedAdopted(t *testing.T) {
 		t.Fatalf("client read: %v, want a timeout (connection open)", err)
 	}
 }
+
+// With ReleaseByCaller, Listen takes the connections back but the store
+// keeps its copies until ReleaseStored, once.
+func TestListenReleaseByCaller(t *testing.T) {
+	m := sdtest.NewManager(t, sdtest.WithFDStore(8))
+	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+	old, res := startGeneration(t, "old", cfg, true)
+	cfg.Address = res.Listener.Addr().String()
+	c, err := net.Dial("tcp", cfg.Address)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	get(t, c, br)
+	waitIdle(t, old, 1)
+	if err := old.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	barrier(t, m)
+	files := m.Files()
+	defer files.Close()
+	cfg.Files, cfg.Release = files, ReleaseByCaller
+	res2, err := cfg.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res2.Listener.Close()
+	if res2.Adopted != 1 {
+		t.Fatalf("adopted %d, want 1", res2.Adopted)
+	}
+	barrier(t, m)
+	if n := len(connNames(storedNames(m))); n != 1 {
+		t.Fatalf("before ReleaseStored the store holds %d connections, want 1", n)
+	}
+	for range 2 {
+		if err := res2.ReleaseStored(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	barrier(t, m)
+	if n := len(connNames(storedNames(m))); n != 0 {
+		t.Fatalf("after ReleaseStored the store holds %d connections, want 0", n)
+	}
+	removes := 0
+	for _, msg := range m.Messages() {
+		if msg.Has("FDSTOREREMOVE", "1") {
+			removes++
+		}
+	}
+	if removes != 1 {
+		t.Errorf("%d FDSTOREREMOVE messages, want 1 (the second ReleaseStored does nothing)", removes)
+	}
+}

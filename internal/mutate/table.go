@@ -241,4 +241,11 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
+	{
+		name: "handover: store copies dropped before READY=1",
+		edits: []edit{
+			{"phases.go", "lc.Release = httpadapter.ReleaseByCaller", "lc.Release = httpadapter.ReleaseAtOnce"},
+		},
+		pkgs: []string{"./"},
+	},
 }
