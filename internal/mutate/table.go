@@ -209,7 +209,7 @@ var mutations = []mutation{
 	{
 		name: "handover: adopted connections left in the store",
 		edits: []edit{
-			{"httpadapter/handover.go", "if _, err := c.Notifier.FDStoreRemove(name); err != nil {", "if _, err := c.Notifier.Notify(\"X_KEEP=1\"); err != nil {"},
+			{"httpadapter/handover.go", "if _, err := cfg.Notifier.FDStoreRemove(name); err != nil {", "if _, err := cfg.Notifier.Notify(\"X_KEEP=1\"); err != nil {"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
