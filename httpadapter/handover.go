@@ -49,12 +49,21 @@ type ConnStore struct {
 	batch int // last batch number used
 }
 
+// MaxStoredDescriptors is the most descriptors a ConnStore fills the fd
+// store to, listeners included, whatever FileDescriptorStoreMax= allows.
+// systemd passes the stored descriptors to the next process from fd 3
+// upwards, and the start fails ("Failed at step FDS") when one would land
+// at or above that process's soft RLIMIT_NOFILE, 1024 unless the unit
+// raises LimitNOFILE=; measured on systemd 262 with 2,001 stored.
+const MaxStoredDescriptors = 1021
+
 // ConnStore returns a ConnStore for the connections of the listener
 // cfg.Name, sending through cfg.Notifier. inUse is how many descriptors
 // the service keeps in the store besides connections (its stored
 // listeners, one per Listen with the store enabled): they count against
-// cfg.FDStore.Max. When the store is not known to be enabled, or there is
-// no notifier, the ConnStore has no room and Store hands nothing over.
+// cfg.FDStore.Max, itself capped at MaxStoredDescriptors. When the store
+// is not known to be enabled, or there is no notifier, the ConnStore has
+// no room and Store hands nothing over.
 func (cfg *ListenConfig) ConnStore(inUse int) (*ConnStore, error) {
 	c := *cfg
 	if err := c.normalize(); err != nil {
@@ -69,7 +78,7 @@ func (cfg *ListenConfig) ConnStore(inUse int) (*ConnStore, error) {
 		prefix:   connPrefix(c.Name) + strconv.Itoa(os.Getpid()) + "-",
 	}
 	if c.Notifier.Enabled() && c.FDStore.Enabled() {
-		s.room = max(c.FDStore.Max-inUse, 0)
+		s.room = max(min(c.FDStore.Max, MaxStoredDescriptors)-inUse, 0)
 	}
 	return s, nil
 }

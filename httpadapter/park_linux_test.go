@@ -424,3 +424,30 @@ func TestListenReleaseByCaller(t *testing.T) {
 		t.Errorf("%d FDSTOREREMOVE messages, want 1 (the second ReleaseStored does nothing)", removes)
 	}
 }
+
+// However large FileDescriptorStoreMax= is, the store is filled to at most
+// MaxStoredDescriptors: beyond, the next process would not start.
+func TestConnStoreRoomCapped(t *testing.T) {
+	tests := []struct {
+		name string
+		give int // FileDescriptorStoreMax=
+		want int // room beside one listener
+	}{
+		{"small store", 8, 7},
+		{"at the cap", MaxStoredDescriptors, MaxStoredDescriptors - 1},
+		{"journald's size", 4224, MaxStoredDescriptors - 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := sdtest.NewManager(t, sdtest.WithFDStore(tt.give))
+			cfg := ListenConfig{Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+			cs, err := cfg.ConnStore(1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cs.Room(); got != tt.want {
+				t.Errorf("Room() = %d, want %d", got, tt.want)
+			}
+		})
+	}
+}
