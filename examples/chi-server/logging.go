@@ -12,9 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
-
-	"golang.org/x/sys/unix"
 )
 
 // defaultJournalSocket is where journald takes native-protocol datagrams.
@@ -64,20 +61,8 @@ func stderrIsJournal(stderr io.Writer, journalStream string) bool {
 	if err1 != nil || err2 != nil {
 		return false
 	}
-	sc, ok := stderr.(syscall.Conn)
-	if !ok {
-		return false
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return false
-	}
-	var st unix.Stat_t
-	var serr error
-	if err := rc.Control(func(fd uintptr) { serr = unix.Fstat(int(fd), &st) }); err != nil || serr != nil {
-		return false
-	}
-	return uint64(st.Dev) == dev && uint64(st.Ino) == ino
+	sdev, sino, ok := devIno(stderr)
+	return ok && sdev == dev && sino == ino
 }
 
 // journalHandler is a slog.Handler speaking journald's native protocol:
