@@ -12,21 +12,6 @@ import (
 	"time"
 )
 
-// tcpPair is a connected client and server connection.
-func tcpPair(t *testing.T, l net.Listener) (client, server net.Conn) {
-	t.Helper()
-	client, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	server, err = l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { client.Close(); server.Close() })
-	return client, server
-}
-
 // An idle connection past its grace is closed, unless its client's next
 // request already sits in the socket buffer: that connection is about to
 // become active and must be answered, not reset.
@@ -37,8 +22,8 @@ func TestCloseIdleSparesPendingRequest(t *testing.T) {
 	}
 	defer l.Close()
 	var tr connTracker
-	_, quiet := tcpPair(t, l)
-	client, pending := tcpPair(t, l)
+	_, quiet := connPair(t, l)
+	client, pending := connPair(t, l)
 	for _, c := range []net.Conn{quiet, pending} {
 		tr.accepted(context.Background(), c)
 		tr.track(c, http.StateIdle)

@@ -64,35 +64,6 @@ type idlePoolRestart struct {
 	redials, handed     int
 }
 
-// benchGeneration is startGeneration for benchmarks: a Server answering
-// name on cfg's listener, with a ConnStore when withStore.
-func benchGeneration(tb testing.TB, name string, cfg ListenConfig, withStore bool) (*Server, ListenResult) {
-	tb.Helper()
-	res, err := cfg.Listen()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	sc := ServerConfig{
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.WriteString(w, name)
-		}),
-		Ready: ReadyByCaller,
-	}
-	if withStore {
-		if sc.ConnStore, err = cfg.ConnStore(1); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	srv, err := NewServer(sc)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if err := srv.Start(res.Listener); err != nil {
-		tb.Fatal(err)
-	}
-	return srv, res
-}
-
 // benchPoolConn is one connection of the client's pool.
 type benchPoolConn struct {
 	c  net.Conn
@@ -183,7 +154,7 @@ func restartIdlePool(b *testing.B, n int, withStore bool) idlePoolRestart {
 		b.Fatal(err)
 	}
 	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: limit}
-	old, res := benchGeneration(b, "old", cfg, withStore)
+	old, res := startGeneration(b, "old", cfg, withStore)
 	defer old.Shutdown(context.Background())
 	addr := res.Listener.Addr().String()
 	cfg.Address = addr
@@ -223,7 +194,7 @@ func restartIdlePool(b *testing.B, n int, withStore bool) idlePoolRestart {
 	defer files.Close()
 	cfg.Files = files
 	start = time.Now()
-	next, res2 := benchGeneration(b, "new", cfg, withStore)
+	next, res2 := startGeneration(b, "new", cfg, withStore)
 	r.adopt = time.Since(start)
 	defer next.Shutdown(context.Background())
 	r.handed = res2.Adopted

@@ -17,9 +17,9 @@ import (
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
-// generation is one process's Server in a hand-over test: it answers
-// with its name.
-func startGeneration(t *testing.T, name string, cfg ListenConfig, withStore bool) (*Server, ListenResult) {
+// startGeneration starts one process's Server of a hand-over test or
+// benchmark on cfg's listener: it answers with its name.
+func startGeneration(t testing.TB, name string, cfg ListenConfig, withStore bool) (*Server, ListenResult) {
 	t.Helper()
 	res, err := cfg.Listen()
 	if err != nil {
@@ -56,19 +56,10 @@ func TestDrainHandsOverIdleConnections(t *testing.T) {
 	old, res := startGeneration(t, "old", cfg, true)
 	cfg.Address = res.Listener.Addr().String()
 
-	conns := make([]net.Conn, clients)
-	readers := make([]*bufio.Reader, clients)
+	conns, readers := openIdle(t, cfg.Address, clients, "old")
 	locals := make([]string, clients)
-	for i := range conns {
-		c, err := net.Dial("tcp", cfg.Address)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns[i], readers[i], locals[i] = c, bufio.NewReader(c), c.LocalAddr().String()
-		if code, body := get(t, c, readers[i]); code != http.StatusOK || body != "old" {
-			t.Fatalf("client %d: %d %q", i, code, body)
-		}
+	for i, c := range conns {
+		locals[i] = c.LocalAddr().String()
 	}
 	waitIdle(t, old, clients)
 	if err := old.Shutdown(context.Background()); err != nil {
@@ -99,6 +90,27 @@ func TestDrainHandsOverIdleConnections(t *testing.T) {
 	if n := connNames(storedNames(m)); len(n) != 0 {
 		t.Errorf("connections left in the store: %v", n)
 	}
+}
+
+// openIdle opens n keep-alive connections to addr, each after one
+// request answered with want ("" for any 200), so that each is idle
+// between two requests when it returns.
+func openIdle(t *testing.T, addr string, n int, want string) ([]net.Conn, []*bufio.Reader) {
+	t.Helper()
+	conns := make([]net.Conn, n)
+	readers := make([]*bufio.Reader, n)
+	for i := range conns {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		conns[i], readers[i] = c, bufio.NewReader(c)
+		if code, body := get(t, c, readers[i]); code != http.StatusOK || (want != "" && body != want) {
+			t.Fatalf("client %d: %d %q", i, code, body)
+		}
+	}
+	return conns, readers
 }
 
 // waitIdle waits until n connections of s are idle.
@@ -237,19 +249,7 @@ func TestDrainHandOverStoreFull(t *testing.T) {
 	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
 	old, res := startGeneration(t, "old", cfg, true)
 	cfg.Address = res.Listener.Addr().String()
-	conns := make([]net.Conn, clients)
-	readers := make([]*bufio.Reader, clients)
-	for i := range conns {
-		c, err := net.Dial("tcp", cfg.Address)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns[i], readers[i] = c, bufio.NewReader(c)
-		if code, _ := get(t, c, readers[i]); code != http.StatusOK {
-			t.Fatalf("client %d: %d", i, code)
-		}
-	}
+	conns, readers := openIdle(t, cfg.Address, clients, "")
 	waitIdle(t, old, clients)
 	if err := old.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
@@ -294,19 +294,7 @@ func TestDrainHandsOverSilentPoolTwice(t *testing.T) {
 	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
 	srv, res := startGeneration(t, "first", cfg, true)
 	cfg.Address = res.Listener.Addr().String()
-	conns := make([]net.Conn, clients)
-	readers := make([]*bufio.Reader, clients)
-	for i := range conns {
-		c, err := net.Dial("tcp", cfg.Address)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		conns[i], readers[i] = c, bufio.NewReader(c)
-		if code, _ := get(t, c, readers[i]); code != http.StatusOK {
-			t.Fatalf("client %d: %d", i, code)
-		}
-	}
+	conns, readers := openIdle(t, cfg.Address, clients, "")
 	waitIdle(t, srv, clients)
 	for _, name := range []string{"second", "third"} {
 		start := time.Now()
@@ -345,7 +333,7 @@ func TestDrainStoresUnacceptedAdopted(t *testing.T) {
 	cfg := ListenConfig{Address: "127.0.0.1:0", Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
 	l := listenLocal(t)
 	defer l.Close()
-	client, server := tcpPair(t, l)
+	client, server := connPair(t, l)
 	hl := NewHandoverListener(l, []net.Conn{server})
 	pl := parkListener{hl}
 	taken := pl.takeAdopted()
