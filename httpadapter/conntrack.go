@@ -56,6 +56,12 @@ type connRecord struct {
 	proto     atomic.Int32 // connProto
 	idleSince atomic.Int64 // UnixNano; set only while draining
 	since     time.Time    // accepted; read only while state is StateNew
+	goaway    atomic.Bool  // HTTP/2: a response during the drain asked for GOAWAY
+	finSent   atomic.Bool  // HTTP/2: half-closed by finishGoneAway
+	// HTTP/2, idle when http.Server.Shutdown began: the bytes the peer
+	// had acknowledged then, plus one (0: not taken). More acknowledged
+	// since means the GOAWAY Shutdown sends arrived.
+	ackedBefore atomic.Uint64
 }
 
 // minSweep is the number of hijacked connections below which closed ones
@@ -133,6 +139,75 @@ func markHTTP2(r *http.Request) {
 	if rec, ok := r.Context().Value(connKey{}).(*connRecord); ok && connProto(rec.proto.Load()) != protoHTTP2 {
 		rec.proto.Store(int32(protoHTTP2))
 	}
+}
+
+// markGoaway records that the HTTP/2 connection of r was asked to go away
+// (a response with "Connection: close" during the drain), for
+// finishGoneAway.
+func markGoaway(r *http.Request) {
+	if rec, ok := r.Context().Value(connKey{}).(*connRecord); ok {
+		rec.goaway.Store(true)
+	}
+}
+
+// noteIdleHTTP2 records, for each idle HTTP/2 connection, how many bytes
+// its client has acknowledged, just before http.Server.Shutdown sends it
+// GOAWAY: finishGoneAway then knows when the GOAWAY arrived.
+func (t *connTracker) noteIdleHTTP2() {
+	t.conns.Range(func(k, v any) bool {
+		r := v.(*connRecord)
+		if connProto(r.proto.Load()) == protoHTTP2 && !r.goaway.Load() &&
+			http.ConnState(r.state.Load()) == http.StateIdle {
+			if acked, ok := bytesAcked(k.(net.Conn)); ok {
+				r.ackedBefore.Store(acked + 1)
+			}
+		}
+		return true
+	})
+}
+
+// goneAway reports whether the HTTP/2 connection's client has received
+// its GOAWAY: one sent with a response during the drain, or the one
+// http.Server.Shutdown sent to it idle (noteIdleHTTP2).
+func (r *connRecord) goneAway(c net.Conn) bool {
+	if r.goaway.Load() {
+		return true
+	}
+	before := r.ackedBefore.Load()
+	if before == 0 {
+		return false
+	}
+	acked, ok := bytesAcked(c)
+	return ok && acked+1 > before
+}
+
+// finishGoneAway half-closes (FIN, after TLS's close_notify) each HTTP/2
+// connection that got its GOAWAY (goneAway), has no stream left, and
+// whose client has acknowledged every byte sent, the GOAWAY among them: the
+// client reads GOAWAY, then the end of the stream, and closes its side;
+// a request it sent meanwhile is still read, and refused by GOAWAY's
+// rules, so it retries it elsewhere. Without this, a client that keeps an
+// idle connection open after GOAWAY (Go's does) holds the drain for
+// net/http's fixed one-second GOAWAY timeout. It returns how many it
+// half-closed.
+func (t *connTracker) finishGoneAway() (n int) {
+	t.conns.Range(func(k, v any) bool {
+		r := v.(*connRecord)
+		if connProto(r.proto.Load()) != protoHTTP2 || r.finSent.Load() ||
+			http.ConnState(r.state.Load()) != http.StateIdle {
+			return true
+		}
+		c := k.(net.Conn)
+		if !r.goneAway(c) || !sendQueueEmpty(c) {
+			return true
+		}
+		if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {
+			r.finSent.Store(true)
+			n++
+		}
+		return true
+	})
+	return n
 }
 
 // sweepHijacked forgets the hijacked connections their owners closed, so

@@ -7,3 +7,10 @@ import "net"
 // pendingInput cannot look into the socket buffer here; the idle grace
 // alone protects clients that send on an idle connection.
 func pendingInput(net.Conn) bool { return false }
+
+// sendQueueEmpty cannot tell here: HTTP/2 connections close on net/http's
+// own GOAWAY timeout.
+func sendQueueEmpty(net.Conn) bool { return false }
+
+// bytesAcked cannot tell here.
+func bytesAcked(net.Conn) (uint64, bool) { return 0, false }

@@ -269,6 +269,8 @@ func (h *closeWhenDraining) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Connection", "close")
 		if r.ProtoMajor == 1 {
 			h.conn.answered.Add(1)
+		} else {
+			markGoaway(r)
 		}
 	}
 	h.next.ServeHTTP(w, r)
@@ -439,8 +441,11 @@ func (s *Server) Addr() net.Addr {
 //     without an answer, which is why it waits for step 7), runs the
 //     other RegisterOnShutdown hooks, and waits until every connection
 //     has closed. An HTTP/2 connection closes once its streams have
-//     finished and its client has closed it (at most a second after its
-//     last stream, net/http's GOAWAY timeout).
+//     finished and its client has closed it. A client that keeps it open
+//     after GOAWAY (Go's does, while it has no request on it) would hold
+//     the drain for net/http's one-second GOAWAY timeout: on Linux the
+//     connection is half-closed instead as soon as the client has
+//     acknowledged the GOAWAY, and the client closes its side.
 //  9. Hijacked connections still open are closed, and the log line
 //     saying the drain ended counts them, with the connections handed
 //     over, answered with "Connection: close" and closed while idle.
@@ -554,9 +559,22 @@ func (s *Server) drain(parent context.Context) error {
 		}
 	}
 	// 8. What http.Server.Shutdown adds: GOAWAY on idle HTTP/2
-	// connections, hooks, stragglers.
-	if err := s.srv.Shutdown(ctx); err != nil {
-		return s.forceClose(parent)
+	// connections, hooks, stragglers. Meanwhile the HTTP/2 connections
+	// that went away and have nothing left to send are half-closed, so
+	// that their clients close them (finishGoneAway).
+	s.conn.noteIdleHTTP2()
+	shut := make(chan error, 1)
+	go func() { shut <- s.srv.Shutdown(ctx) }()
+	for done := false; !done; {
+		s.conn.finishGoneAway()
+		select {
+		case err := <-shut:
+			if err != nil {
+				return s.forceClose(parent)
+			}
+			done = true
+		case <-tick.C:
+		}
 	}
 	// 9. Hijacked connections their owners left open.
 	n := s.conn.closeHijacked()

@@ -248,4 +248,11 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./"},
 	},
+	{
+		name: "drain: gone-away HTTP/2 connections wait out net/http's GOAWAY timeout",
+		edits: []edit{
+			{"httpadapter/server.go", "\t\ts.conn.finishGoneAway()\n", ""},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
 }
