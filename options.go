@@ -18,8 +18,8 @@ type Options struct {
 	// Listen says where the listener comes from: a descriptor named
 	// Listen.Name (default "http") handed over by socket activation or
 	// the fd store, else Listen.Address, bound (see httpadapter.Listen).
-	// Its Files, Notifier, FDStore and Logger must be left zero: the
-	// Service fills them in.
+	// Its Files, Notifier, FDStore, Logger and Release must be left zero:
+	// the Service fills them in.
 	Listen httpadapter.ListenConfig
 
 	// Server configures the HTTP server and its drain: the http.Server
@@ -120,8 +120,8 @@ var ErrInvalidOptions = errors.New("sdlife: invalid options")
 func (o *Options) check() error {
 	l, sc := o.Listen, o.Server
 	switch {
-	case l.Files != nil || l.Notifier != nil || l.FDStore != (lifecycle.FDStoreLimit{}) || l.Logger != nil:
-		return fmt.Errorf("%w: Listen.Files, Notifier, FDStore and Logger are the Service's: set Options.Files, Environment and Logger instead", ErrInvalidOptions)
+	case l.Files != nil || l.Notifier != nil || l.FDStore != (lifecycle.FDStoreLimit{}) || l.Logger != nil || l.Release != httpadapter.ReleaseAtOnce:
+		return fmt.Errorf("%w: Listen.Files, Notifier, FDStore, Logger and Release are the Service's: set Options.Files, Environment and Logger instead", ErrInvalidOptions)
 	case sc.Handler != nil:
 		return fmt.Errorf("%w: Server.Handler: pass the handler to Run", ErrInvalidOptions)
 	case sc.Notifier != nil || sc.Readiness != nil || sc.Logger != nil || sc.ConnStore != nil:

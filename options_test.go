@@ -25,6 +25,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		{name: "Listen.Notifier", give: func(o *sdlife.Options) { o.Listen.Notifier = new(lifecycle.Notifier) }},
 		{name: "Listen.FDStore", give: func(o *sdlife.Options) { o.Listen.FDStore = lifecycle.FDStoreLimit{Known: true, Max: 4} }},
 		{name: "Listen.Logger", give: func(o *sdlife.Options) { o.Listen.Logger = log }},
+		{name: "Listen.Release", give: func(o *sdlife.Options) { o.Listen.Release = httpadapter.ReleaseByCaller }},
 		{name: "Server.Handler", give: func(o *sdlife.Options) { o.Server.Handler = http.NotFoundHandler() }},
 		{name: "Server.Notifier", give: func(o *sdlife.Options) { o.Server.Notifier = new(lifecycle.Notifier) }},
 		{name: "Server.Readiness", give: func(o *sdlife.Options) { o.Server.Readiness = new(httpadapter.Readiness) }},

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -235,27 +234,6 @@ func (t *connTracker) sweepHijacked() {
 func isClosed(c net.Conn) bool {
 	err := control(c, func(uintptr) {})
 	return err != nil && !errors.Is(err, errNoDescriptor)
-}
-
-// errNoDescriptor: the connection has no descriptor to reach.
-var errNoDescriptor = errors.New("httpadapter: connection has no descriptor")
-
-// control runs fn on the descriptor under c (unwrapping *tls.Conn and
-// parkConn) through Control, which takes no read lock: net/http's
-// connection goroutine may be blocked in Read on c at the same time.
-func control(c net.Conn, fn func(fd uintptr)) error {
-	if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
-		c = nc.NetConn()
-	}
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return errNoDescriptor
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return err
-	}
-	return rc.Control(fn)
 }
 
 // closeHijacked closes the hijacked connections still open and returns
