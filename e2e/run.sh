@@ -27,6 +27,12 @@ need=()
 command -v debootstrap >/dev/null || need+=(debootstrap)
 command -v systemd-nspawn >/dev/null || need+=(systemd-container)
 command -v nsenter >/dev/null || need+=(util-linux)
+# Third-party clients the scenarios drive the example with: nginx and haproxy
+# in front of it, h2load (nghttp2-client) and wrk as load generators.
+command -v nginx >/dev/null || need+=(nginx)
+command -v haproxy >/dev/null || need+=(haproxy)
+command -v h2load >/dev/null || need+=(nghttp2-client)
+command -v wrk >/dev/null || need+=(wrk)
 if ((${#need[@]})); then
 	echo "e2e/run.sh: installing ${need[*]}" >&2
 	apt-get update -q
