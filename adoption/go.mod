@@ -10,6 +10,7 @@ require (
 )
 
 require (
+	github.com/systemd/slog-journal v0.1.2 // indirect
 	go.uber.org/dig v1.19.0 // indirect
 	go.uber.org/multierr v1.10.0 // indirect
 	go.uber.org/zap v1.26.0 // indirect

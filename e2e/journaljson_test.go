@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// Since the example logs journal-native (examples/chi-server/logging.go),
+// Since the example logs journal-native (lifecycle.NewLogger, lifecycle/journal.go),
 // a record's attributes are journal fields of their own, not part of
 // MESSAGE: the scenarios that look at attributes read the journal as JSON.
 

@@ -24,6 +24,10 @@ type Environment struct {
 	MemoryPressureWatch string
 	MemoryPressureWrite string
 
+	// JournalStream is $JOURNAL_STREAM: "DEVICE:INODE" of the stream the
+	// journal gave the service as stdout or stderr.
+	JournalStream string
+
 	// PID is the process's own ID, compared with LISTEN_PID and
 	// WATCHDOG_PID. ReadEnvironment sets it to os.Getpid().
 	PID int
@@ -43,6 +47,7 @@ func ReadEnvironment() Environment {
 
 		MemoryPressureWatch: os.Getenv("MEMORY_PRESSURE_WATCH"),
 		MemoryPressureWrite: os.Getenv("MEMORY_PRESSURE_WRITE"),
+		JournalStream:       os.Getenv("JOURNAL_STREAM"),
 		PID:                 os.Getpid(),
 	}
 }

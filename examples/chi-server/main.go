@@ -15,6 +15,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"time"
@@ -42,8 +43,11 @@ func run(args []string, stderr io.Writer) int {
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
-	logger := newLogger(stderr, readLogEnv()) // journal-native under systemd, text on a terminal
 	env := lifecycle.ReadEnvironment()
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	if f, ok := stderr.(*os.File); ok {
+		logger = lifecycle.NewLogger(f, env, nil) // journal-native under systemd, text on a terminal
+	}
 
 	cfg, err := LoadConfig(*configPath)
 	if err != nil {
