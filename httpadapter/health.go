@@ -34,7 +34,8 @@ type Check struct {
 	// that has not returned by then counts as failing.
 	Timeout time.Duration
 	// Fatal marks a check whose failure means the process should be
-	// restarted; fxmodule may send WATCHDOG=trigger for it.
+	// restarted: with sdlife.Options.FatalCheck set to FatalTrigger, the
+	// Service sends WATCHDOG=trigger for it.
 	Fatal bool
 }
 
