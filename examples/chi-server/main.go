@@ -78,7 +78,9 @@ func run(args []string, stderr io.Writer) int {
 		}),
 		fx.Supply(live),
 		fxmodule.AsReloader[*liveConfig](),
-		fx.Invoke(func(s *sdlife.Service) { live.listenChanged = s.ListenAddressChanged }),
+		fx.Invoke(func(s *sdlife.Service) {
+			live.listenChanged, live.checkListen = s.ListenAddressChanged, s.CheckListenAddress
+		}),
 		fx.Provide(
 			fx.Annotate(newRouter, fx.As(new(http.Handler))),
 			fxmodule.AsHealthCheck(func(l *liveConfig) httpadapter.Check {
