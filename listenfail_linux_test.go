@@ -67,6 +67,13 @@ func TestServiceUnboundAddressKeepsServing(t *testing.T) {
 		t.Errorf("CheckListenAddress(%s), the address served: %v", served, err)
 	}
 	seq = h.last()
+	if svc.ListenAddressChanged(taken) { // a reload that left listen alone
+		t.Errorf("ListenAddressChanged(%s), the address that failed, = true", taken)
+	}
+	h.sync()
+	if n := h.countSince(seq, func(m sdtest.Message) bool { return m.Has("STATUS", "") && !sdtest.StatusContains(note)(m) }); n != 0 {
+		t.Errorf("after a reload that left listen alone, %d STATUS= without %q", n, note)
+	}
 	svc.ListenAddressChanged(served) // a reload went back to the address served
 	msg := h.after(seq, sdtest.Has("STATUS", ""), "STATUS after the reload")
 	if sdtest.StatusContains("cannot listen")(msg) {

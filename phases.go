@@ -113,7 +113,7 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 		// Said until a reload names an address that works, or the
 		// serving one (ListenAddressChanged), or a restart binds it.
 		s.mu.Lock()
-		s.listenUnbound = true
+		s.listenUnbound = res.Unbound
 		s.setNoteLocked(noteListen, n) // Listen logged it
 		s.mu.Unlock()
 		if errno, ok := errnoOf(res.BindErr); ok {
@@ -301,22 +301,22 @@ func (s *Service) ListenAddressChanged(address string) bool {
 	if srv == nil || srv.Addr() == nil {
 		return false
 	}
-	same, err := httpadapter.AddrMatches(srv.Addr(), s.opts.Listen.Network, address)
-	if err == nil && same {
-		s.mu.Lock()
-		if s.listenUnbound {
-			s.listenUnbound = false
-			s.setNoteLocked(noteListen, "")
-			s.log.Info("sdlife: the configured listen address is the one served again", "addr", srv.Addr().String())
-		}
+	s.mu.Lock()
+	unbound := s.listenUnbound
+	if unbound == address {
 		s.mu.Unlock()
+		return false // still the address that failed: STATUS= keeps saying so
+	}
+	s.listenUnbound = ""
+	s.mu.Unlock()
+	same, err := httpadapter.AddrMatches(srv.Addr(), s.opts.Listen.Network, address)
+	if unbound != "" && (err != nil || same) {
+		s.setNote(noteListen, "")
+		s.log.Info("sdlife: the configured listen address no longer is the one that failed", "configured", address, "addr", srv.Addr().String())
 	}
 	if err != nil || same {
 		return false
 	}
-	s.mu.Lock()
-	s.listenUnbound = false
-	s.mu.Unlock()
 	n := "listen address " + address + " applies at the next restart (serving " + srv.Addr().String() + ")"
 	s.log.Warn("sdlife: " + n)
 	s.setNoteFor(noteListen, n, listenNote)

@@ -53,9 +53,10 @@ type Service struct {
 	releaseStored func() error
 	serveWG       sync.WaitGroup    // the goroutine watching the server
 	notes         [noteCount]string // guarded by mu; the STATUS note's parts
-	// listenUnbound: the configured address could not be bound at the
-	// start and STATUS= says so (see ListenAddressChanged). Guarded by mu.
-	listenUnbound bool
+	// listenUnbound is the configured address that could not be bound at
+	// the start, while STATUS= says so (see ListenAddressChanged); "" when
+	// none. Guarded by mu.
+	listenUnbound string
 
 	noteTimers [noteCount]*time.Timer // guarded by mu; see setNoteFor
 
