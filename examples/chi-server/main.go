@@ -68,7 +68,7 @@ func run(args []string, stderr io.Writer) int {
 		fx.Supply(logger),
 		fx.Supply(sdlife.Options{
 			Environment: &env,
-			Listen:      httpadapter.ListenConfig{Address: cfg.Listen},
+			Listen:      httpadapter.ListenConfig{Address: cfg.Listen, Backlog: cfg.ListenBacklog},
 			Server: httpadapter.ServerConfig{
 				Server:       &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 				TLS:          live.tlsConfig(), // nil: plain HTTP and h2c
