@@ -143,7 +143,7 @@ func stall(t *testing.T, c *container, unit string, port, n int, want string) st
 // backlog, falling back to 128) the listener's backlog is the library's
 // default, min(somaxconn, 4096), on the bound socket and on the one the fd
 // store hands back after a restart; `listen_backlog` sets it on the stored
-// socket at the next start. 400 clients connecting during a 3 s stall of
+// socket at the next start. 400 clients connecting during a 3.5 s stall of
 // the process: none late or failed with the default, the SYN drops of
 // issue 16 with 128. A socket unit's Backlog= is left alone.
 func TestListenBacklog(t *testing.T) {
