@@ -78,21 +78,25 @@ func listenOverflows(t testing.TB) int {
 // stallResult is what clients connecting during a stall of the service
 // saw.
 type stallResult struct {
-	clients, failed, late int // late: answered more than a second after the stall ended
+	clients, failed, late int // late: answered more than lateAfter after the stall ended
 	overflows             int
 	max                   time.Duration
 }
 
 func (r stallResult) String() string {
-	return fmt.Sprintf("%d clients during a %v stall: %d failed, %d answered > 1 s after it ended (SYN dropped and retransmitted), max %v; ListenOverflows +%d",
-		r.clients, stallFor, r.failed, r.late, r.max.Round(time.Millisecond), r.overflows)
+	return fmt.Sprintf("%d clients during a %v stall: %d failed, %d answered > %v after it ended, max %v; ListenOverflows +%d",
+		r.clients, stallFor, r.failed, r.late, lateAfter, r.max.Round(time.Millisecond), r.overflows)
 }
 
+// lateAfter: a client answered later than this after the stall ended
+// waited for a retransmission because the accept queue had no room for
+// it (the queued ones are answered at once, within the time systemctl
+// takes to send SIGCONT). A figure for the results, not asserted.
+const lateAfter = 300 * time.Millisecond
+
 // stallFor is how long the service accepts nothing in stall: the outage
-// of issue 16 (a process that hangs, a slow start), 3 s there. Half a
-// second more, so that the clients' SYN retransmission at 3 s still falls
-// in it (else an overflowed client is served by its retransmission at
-// the very moment the stall ends, and cannot be told from the others).
+// of issue 16 (a process that hangs, a slow start), 3 s there; half a
+// second more here, so that retransmissions at 3 s still fall in it.
 const stallFor = 3500 * time.Millisecond
 
 // stall freezes the service's main process (SIGSTOP) for stallFor while n
@@ -129,7 +133,7 @@ func stall(t *testing.T, c *container, unit string, port, n int, want string) st
 			switch {
 			case err != nil || resp.StatusCode != 200 || string(body) != want+"\n":
 				r.failed++
-			case end > stallFor+time.Second:
+			case end > stallFor+lateAfter:
 				r.late++
 			}
 		}()
@@ -147,9 +151,9 @@ func stall(t *testing.T, c *container, unit string, port, n int, want string) st
 // default, min(somaxconn, 4096), on the bound socket and on the one the fd
 // store hands back after a restart; `listen_backlog` sets it on the stored
 // socket at the next start. 400 clients connecting during a 3.5 s stall of
-// the process: none late or failed with the default; with 128 those
-// beyond the backlog (issue 16: 271 of 400) are answered only after their
-// SYN retransmission at 7 s. A socket unit's Backlog= is left alone.
+// the process: with the default none failed and the kernel counted no
+// ListenOverflows; with 128 it counts those beyond the backlog (issue 16:
+// 271 of 400 clients), which are answered only after a retransmission. A socket unit's Backlog= is left alone.
 func TestListenBacklog(t *testing.T) {
 	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
 		c := bootChiServer(t, su.name)
@@ -176,8 +180,8 @@ func TestListenBacklog(t *testing.T) {
 		}
 		withDefault := stall(t, c, unit, servicePort(), 400, cfg.Greeting)
 		t.Logf("backlog %d: %v", want, withDefault)
-		if withDefault.failed != 0 || withDefault.late != 0 {
-			t.Errorf("backlog %d: %v; want every client answered when the stall ends", want, withDefault)
+		if withDefault.failed != 0 || withDefault.overflows != 0 {
+			t.Errorf("backlog %d: %v; want every client queued and answered (the counter is the host's: other traffic can add to it)", want, withDefault)
 		}
 
 		// The backlog Go fell back to under ProcSubset=pid, set on the same
@@ -190,8 +194,8 @@ func TestListenBacklog(t *testing.T) {
 		}
 		with128 := stall(t, c, unit, servicePort(), 400, cfg.Greeting)
 		t.Logf("backlog 128: %v", with128)
-		if with128.late == 0 {
-			t.Errorf("backlog 128: %v; want clients delayed by dropped SYNs (else the stall proves nothing)", with128)
+		if with128.overflows == 0 || with128.failed != 0 {
+			t.Errorf("backlog 128: %v; want the queue overflowed (else the stall proves nothing) and every client answered in the end", with128)
 		}
 		c.writeConfig(t, cfg)
 		c.must(t, "systemctl", "stop", unit)
