@@ -39,10 +39,10 @@ func backlogFor(want int, log *slog.Logger) int {
 
 // setBacklog applies backlog to l, a listening socket: listen(2) again on
 // a socket that already listens only changes its backlog, so connections
-// already queued stay queued.
+// already queued stay queued. The error is for a log line's err field.
 func setBacklog(l net.Listener, backlog int) error {
 	if err := relisten(l, backlog); err != nil {
-		return fmt.Errorf("httpadapter: setting listen backlog %d on %s: %w", backlog, l.Addr(), err)
+		return fmt.Errorf("listen(2): %w", err)
 	}
 	return nil
 }

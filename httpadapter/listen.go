@@ -224,10 +224,12 @@ func Listen(cfg ListenConfig) (net.Listener, Source, error) {
 // same port, overlapping hosts, as 0.0.0.0:8080 and 127.0.0.1:8080), the
 // old one is dropped first and cfg.Address bound after the barrier; if
 // that still fails, the old address is bound again (connections queued on
-// the old socket are lost then) and Unbound is set the same way. A socket unit owns its
-// address: its listener is used whatever cfg.Address says, and a
-// difference is reported in ListenResult.Mismatch. Both are logged. An
-// empty cfg.Address accepts any passed listener.
+// the old socket are lost then) and Unbound is set the same way.
+//
+// A socket unit owns its address: its listener is used whatever
+// cfg.Address says, and a difference is reported in
+// ListenResult.Mismatch. Both are logged. An empty cfg.Address accepts
+// any passed listener.
 //
 // Addresses are compared after resolution, as the kernel would see them:
 // "localhost:8080" matches a socket on 127.0.0.1:8080 or [::1]:8080; a
@@ -310,7 +312,8 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 		res.Backlog = backlogFor(c.Backlog, log)
 		if err := setBacklog(l, res.Backlog); err != nil {
 			// The socket listens all the same, with the backlog it had.
-			log.Warn(err.Error(), "name", c.Name)
+			log.Warn("httpadapter: cannot set the listen backlog; the socket keeps the one it has",
+				"name", c.Name, "addr", l.Addr().String(), "backlog", res.Backlog, "err", err)
 			res.Backlog = 0
 		}
 	}
