@@ -43,7 +43,10 @@
 //     Idle HTTP/1.1 keep-alive connections are stored too, as far as the
 //     store has room, and the next process serves them: their clients see
 //     no close. A stored listener bound elsewhere than
-//     Options.Listen.Address is replaced, and STATUS= says so.
+//     Options.Listen.Address is replaced, and STATUS= says so; when that
+//     address cannot be bound, the stored listener keeps serving and
+//     STATUS= says that until it is fixed. The listen backlog is
+//     Options.Listen.Backlog, whatever /proc shows (ProcSubset=pid).
 //   - HTTP/1.1 and h2c on a plain listener, h2 and HTTP/1.1 with
 //     Options.Server.TLS. HTTP/2 connections get GOAWAY when the drain
 //     begins; streaming handlers end on httpadapter.DrainStarted.

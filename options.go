@@ -122,6 +122,8 @@ func (o *Options) check() error {
 	switch {
 	case l.Files != nil || l.Notifier != nil || l.FDStore != (lifecycle.FDStoreLimit{}) || l.Logger != nil || l.Release != httpadapter.ReleaseAtOnce:
 		return fmt.Errorf("%w: Listen.Files, Notifier, FDStore, Logger and Release are the Service's: set Options.Files, Environment and Logger instead", ErrInvalidOptions)
+	case l.Backlog < 0:
+		return fmt.Errorf("%w: Listen.Backlog %d: want 0 (the default, see httpadapter.DefaultBacklog) or more", ErrInvalidOptions, l.Backlog)
 	case sc.Handler != nil:
 		return fmt.Errorf("%w: Server.Handler: pass the handler to Run", ErrInvalidOptions)
 	case sc.Notifier != nil || sc.Readiness != nil || sc.Logger != nil || sc.ConnStore != nil:

@@ -26,6 +26,7 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		{name: "Listen.FDStore", give: func(o *sdlife.Options) { o.Listen.FDStore = lifecycle.FDStoreLimit{Known: true, Max: 4} }},
 		{name: "Listen.Logger", give: func(o *sdlife.Options) { o.Listen.Logger = log }},
 		{name: "Listen.Release", give: func(o *sdlife.Options) { o.Listen.Release = httpadapter.ReleaseByCaller }},
+		{name: "negative Listen.Backlog", give: func(o *sdlife.Options) { o.Listen.Backlog = -1 }},
 		{name: "Server.Handler", give: func(o *sdlife.Options) { o.Server.Handler = http.NotFoundHandler() }},
 		{name: "Server.Notifier", give: func(o *sdlife.Options) { o.Server.Notifier = new(lifecycle.Notifier) }},
 		{name: "Server.Readiness", give: func(o *sdlife.Options) { o.Server.Readiness = new(httpadapter.Readiness) }},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os/signal"
 	"syscall"
@@ -106,8 +107,19 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 		l.Close()
 		return err
 	}
-	s.log.Info("sdlife: serving", "addr", l.Addr().String(), "source", res.Source.String(), "adopted_connections", res.Adopted)
-	if n := res.Notice(); n != "" {
+	s.log.Info("sdlife: serving", "addr", l.Addr().String(), "source", res.Source.String(), "adopted_connections", res.Adopted, "backlog", res.Backlog)
+	switch n := res.Notice(); {
+	case res.Unbound != "":
+		// Said until a reload names an address that works, or the
+		// serving one (ListenAddressChanged), or a restart binds it.
+		s.mu.Lock()
+		s.listenUnbound = res.Unbound
+		s.setNoteLocked(noteListen, n) // Listen logged it
+		s.mu.Unlock()
+		if errno, ok := errnoOf(res.BindErr); ok {
+			_, _ = s.notifier.Errno(errno) // a failed send is Status's to report
+		}
+	case n != "":
 		s.setNoteFor(noteListen, n, listenNote) // Listen logged it
 	}
 	s.serveWG.Add(1)
@@ -280,12 +292,28 @@ func (s *Service) closeResources() []error {
 // where it listens, the log and STATUS= say that the next restart applies
 // it (Listen then replaces the stored listener) and ListenAddressChanged
 // reports true.
+//
+// When the configured address could not be bound at the start (see
+// httpadapter.ListenResult.Unbound), STATUS= says so until this is
+// called with another address, or with the one served, which clears it.
 func (s *Service) ListenAddressChanged(address string) bool {
 	srv := s.Server()
 	if srv == nil || srv.Addr() == nil {
 		return false
 	}
+	s.mu.Lock()
+	unbound := s.listenUnbound
+	if unbound == address {
+		s.mu.Unlock()
+		return false // still the address that failed: STATUS= keeps saying so
+	}
+	s.listenUnbound = ""
+	s.mu.Unlock()
 	same, err := httpadapter.AddrMatches(srv.Addr(), s.opts.Listen.Network, address)
+	if unbound != "" && (err != nil || same) {
+		s.setNote(noteListen, "")
+		s.log.Info("sdlife: the configured listen address no longer is the one that failed", "configured", address, "addr", srv.Addr().String())
+	}
 	if err != nil || same {
 		return false
 	}
@@ -293,4 +321,18 @@ func (s *Service) ListenAddressChanged(address string) bool {
 	s.log.Warn("sdlife: " + n)
 	s.setNoteFor(noteListen, n, listenNote)
 	return true
+}
+
+// CheckListenAddress tells whether address could replace the one the
+// service listens on, for a reload to refuse a configuration that the
+// next restart could not apply: it must resolve, have a valid port, and
+// bind, as far as that can be tried without disturbing the service (see
+// httpadapter.CheckAddress). The address served passes; before Serve,
+// address is checked alone.
+func (s *Service) CheckListenAddress(ctx context.Context, address string) error {
+	var serving net.Addr
+	if srv := s.Server(); srv != nil {
+		serving = srv.Addr()
+	}
+	return httpadapter.CheckAddress(ctx, serving, s.opts.Listen.Network, address)
 }

@@ -53,6 +53,10 @@ type Service struct {
 	releaseStored func() error
 	serveWG       sync.WaitGroup    // the goroutine watching the server
 	notes         [noteCount]string // guarded by mu; the STATUS note's parts
+	// listenUnbound is the configured address that could not be bound at
+	// the start, while STATUS= says so (see ListenAddressChanged); "" when
+	// none. Guarded by mu.
+	listenUnbound string
 
 	noteTimers [noteCount]*time.Timer // guarded by mu; see setNoteFor
 

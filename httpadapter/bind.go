@@ -13,21 +13,27 @@ import (
 // bind creates a listening socket; for a unix path it first removes a
 // stale socket file (see Listen).
 func bind(network, address string) (net.Listener, error) {
+	l, err := listenOn(network, address)
+	if err != nil {
+		return nil, fmt.Errorf("httpadapter: listen: %w", err)
+	}
+	return l, nil
+}
+
+// listenOn is bind without the package prefix on its error, for a reason
+// that goes into a sentence of Listen's own (see ListenResult.Notice).
+func listenOn(network, address string) (net.Listener, error) {
 	l, err := net.Listen(network, address)
 	if err == nil {
 		return l, nil
 	}
 	if network != "unix" || strings.HasPrefix(address, "@") || !errors.Is(err, syscall.EADDRINUSE) {
-		return nil, fmt.Errorf("httpadapter: listen: %w", err)
+		return nil, err
 	}
 	if rerr := removeStaleSocket(address); rerr != nil {
-		return nil, fmt.Errorf("httpadapter: listen: %w (%w)", err, rerr)
+		return nil, fmt.Errorf("%w (%w)", err, rerr)
 	}
-	l, err = net.Listen(network, address)
-	if err != nil {
-		return nil, fmt.Errorf("httpadapter: listen: %w", err)
-	}
-	return l, nil
+	return net.Listen(network, address)
 }
 
 // errSocketInUse: the path is a socket somebody listens on.

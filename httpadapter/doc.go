@@ -17,8 +17,9 @@
 //     moment a reload or a shutdown begins.
 //   - Listen returns the listener named "http": from socket activation, from
 //     the fd store (when bound to the configured address; otherwise it is
-//     replaced), or freshly bound, and stores it for the next start. It
-//     takes back the idle connections an earlier process stored.
+//     replaced, unless the configured address cannot be bound), or freshly
+//     bound, and stores it for the next start, with the listen backlog
+//     set. It takes back the idle connections an earlier process stored.
 //   - ConnStore hands idle HTTP/1.1 keep-alive connections to the fd store
 //     when a Server's drain begins, so the next process serves them.
 //   - Server runs an http.Server and, on Shutdown, drains it in an order

@@ -75,6 +75,12 @@ type ListenConfig struct {
 	// Release says when the connections Listen takes back from the fd
 	// store (see ConnStore) are removed from it. Zero is ReleaseAtOnce.
 	Release StoreRelease
+	// Backlog is the listen(2) backlog of a listener Listen binds or
+	// takes back from the fd store; a socket unit's listener keeps its
+	// Backlog=. Zero means DefaultBacklog(); negative is an error. The
+	// kernel caps it at net.core.somaxconn: a larger value is logged once
+	// and the cap applies (see ListenResult.Backlog).
+	Backlog int
 }
 
 // StoreRelease says when Listen asks the manager to drop its copies of the
@@ -109,6 +115,16 @@ type ListenResult struct {
 	// Adopted is how many connections an earlier process handed over
 	// (see ConnStore) Listener returns from Accept before new ones.
 	Adopted int
+	// Unbound is ListenConfig.Address when it could not be bound in place
+	// of the listener the fd store handed back: Listen kept serving on
+	// that one (or, when both share a port, bound its address again), and
+	// BindErr says why. "" when the configured address is served.
+	Unbound string
+	BindErr error
+	// Backlog is the listen backlog set on Listener, as the kernel applies
+	// it where net.core.somaxconn is readable; 0 when Listen left it alone
+	// (a socket unit's listener).
+	Backlog int
 
 	release func() error // with ReleaseByCaller: drops the store's copies
 }
@@ -129,6 +145,8 @@ func (r *ListenResult) ReleaseStored() error {
 // an address mismatch, or "" when there is nothing to say.
 func (r ListenResult) Notice() string {
 	switch {
+	case r.Unbound != "" && r.Listener != nil:
+		return "cannot listen on the configured " + r.Unbound + " (" + r.BindErr.Error() + "); serving " + r.Listener.Addr().String()
 	case r.Replaced != nil && r.Listener != nil:
 		return "listen address changed from " + r.Replaced.String() + " to " + r.Listener.Addr().String()
 	case r.Mismatch != "" && r.Listener != nil:
@@ -158,10 +176,11 @@ func Listen(cfg ListenConfig) (net.Listener, Source, error) {
 //  2. otherwise a socket bound to cfg.Address (for a unix path, a stale
 //     socket file left by a dead process is removed first, see below);
 //
-// and then, when the fd store is enabled, stores the listener under
-// cfg.Name with FDPOLL=0, so that the next start of the service gets the
-// same socket back and the kernel queues connections in between. cfg is
-// not modified.
+// and then, when the fd store is enabled and the socket was bound now,
+// stores the listener under cfg.Name with FDPOLL=0, so that the next start
+// of the service gets the same socket back and the kernel queues
+// connections in between. The listen backlog (cfg.Backlog) is set on
+// every listener but a socket unit's. cfg is not modified.
 //
 // Connections an earlier process handed to the store (ConnStore) are
 // taken back (cfg.AdoptConns) and removed from the store (at once, or
@@ -178,10 +197,10 @@ func Listen(cfg ListenConfig) (net.Listener, Source, error) {
 //
 //   - One descriptor named Name: from the fd store if the store is
 //     enabled (cfg.FDStore.Enabled()), else from socket activation. It is
-//     stored again either way when the store is enabled: PID 1 ignores a
-//     descriptor that refers to an open file it already stores, so
-//     storing after every start is harmless. A socket-activated listener
-//     is never stored when the store is not known to be enabled.
+//     not stored again: either the store holds it already, or the socket
+//     unit does. (PID 1 would ignore the duplicate, but only after
+//     checking FileDescriptorStoreMax=, which the connections handed over
+//     with it may fill until they are released.)
 //   - Several: the first is taken as the socket unit's (those come first)
 //     and used; the others are closed. Those listening on the same address
 //     are copies the store holds of the socket unit's socket, which is
@@ -193,14 +212,24 @@ func Listen(cfg ListenConfig) (net.Listener, Source, error) {
 //
 // # The configured address wins
 //
-// A listener from the fd store that is not bound to cfg.Address is closed
-// and removed from the store (FDSTOREREMOVE, then a barrier so that the
-// manager has closed its copy before the new address, which may overlap
-// the old one, is bound); cfg.Address is bound and stored instead, and
-// ListenResult.Replaced holds the old address. A socket unit owns its
-// address: its listener is used whatever cfg.Address says, and a
-// difference is reported in ListenResult.Mismatch. Both are logged. An
-// empty cfg.Address accepts any passed listener.
+// A listener from the fd store that is not bound to cfg.Address is
+// replaced: cfg.Address is bound first; then the old listener is closed
+// and removed from the store (FDSTOREREMOVE, then a barrier); then the new
+// one is stored, and ListenResult.Replaced holds the old address. When
+// cfg.Address cannot be bound (a typo, a port another process holds, an
+// address no interface has), the stored listener is kept and served,
+// still stored: ListenResult.Unbound and BindErr say so, an ERROR line is
+// logged, and the service does not fail over a configuration mistake.
+// When the bind fails because the old socket itself holds the port (the
+// same port, overlapping hosts, as 0.0.0.0:8080 and 127.0.0.1:8080), the
+// old one is dropped first and cfg.Address bound after the barrier; if
+// that still fails, the old address is bound again (connections queued on
+// the old socket are lost then) and Unbound is set the same way.
+//
+// A socket unit owns its address: its listener is used whatever
+// cfg.Address says, and a difference is reported in
+// ListenResult.Mismatch. Both are logged. An empty cfg.Address accepts
+// any passed listener.
 //
 // Addresses are compared after resolution, as the kernel would see them:
 // "localhost:8080" matches a socket on 127.0.0.1:8080 or [::1]:8080; a
@@ -258,11 +287,16 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 			log.Warn("httpadapter: the socket unit's listener is not on the configured address; the socket unit decides",
 				"name", c.Name, "addr", l.Addr().String(), "configured", c.Address)
 		default:
-			res.Replaced = l.Addr()
-			if err := c.drop(l, log); err != nil {
+			old := l.Addr()
+			var bindErr error
+			if l, src, bindErr, err = c.move(l, log); err != nil {
 				return ListenResult{}, err
 			}
-			l = nil
+			if bindErr != nil {
+				res.Unbound, res.BindErr = c.Address, bindErr
+			} else {
+				res.Replaced = old
+			}
 		}
 	}
 	if l == nil {
@@ -274,7 +308,20 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 		}
 		src = SourceBound
 	}
-	if src != SourceActivation && c.FDStore.Enabled() {
+	if src != SourceActivation {
+		res.Backlog = backlogFor(c.Backlog, log)
+		if err := setBacklog(l, res.Backlog); err != nil {
+			// The socket listens all the same, with the backlog it had.
+			log.Warn("httpadapter: cannot set the listen backlog; the socket keeps the one it has",
+				"name", c.Name, "addr", l.Addr().String(), "backlog", res.Backlog, "err", err)
+			res.Backlog = 0
+		}
+	}
+	// Only a socket bound now is stored: one handed back by the fd store
+	// is in it already, and storing it again while the store is full of
+	// handed-over connections (released only after READY=1) makes PID 1
+	// log "Cannot store more fds than FileDescriptorStoreMax=".
+	if src == SourceBound && c.FDStore.Enabled() {
 		if err := c.store(l); err != nil {
 			l.Close()
 			return ListenResult{}, err
@@ -301,10 +348,65 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 	if len(conns) > 0 {
 		res.Listener, res.Adopted = NewHandoverListener(l, conns), len(conns)
 	}
-	if res.Replaced != nil {
+	switch {
+	case res.Replaced != nil:
 		log.Warn("httpadapter: "+res.Notice(), "name", c.Name, "from", res.Replaced.String(), "to", l.Addr().String())
+	case res.Unbound != "":
+		log.Error("httpadapter: cannot listen on the configured address; serving the previous one",
+			"name", c.Name, "configured", res.Unbound, "addr", l.Addr().String(), "err", res.BindErr)
 	}
 	return res, nil
+}
+
+// move binds cfg.Address in place of old, a listener from the fd store
+// that is bound elsewhere. The new socket is bound first and old is
+// dropped (closed, removed from the store) only then, so an address that
+// cannot be bound costs nothing: old is returned with its Source, and
+// bindErr says why. The new socket is stored by the caller, after
+// old's removal, so that the store never holds both.
+//
+// When both share a port, the new address may overlap old's (0.0.0.0:8080
+// and 127.0.0.1:8080) and the kernel refuses the bind because of old
+// itself. Then old must go first; if the new address still cannot be
+// bound, old's address is bound again (the connections queued on old are
+// lost, but the service keeps its address) and bindErr is set.
+func (cfg *ListenConfig) move(old net.Listener, log *slog.Logger) (l net.Listener, src Source, bindErr, err error) {
+	l, bindErr = listenOn(cfg.Network, cfg.Address)
+	if bindErr == nil {
+		if err := cfg.drop(old, log); err != nil {
+			l.Close()
+			return nil, 0, nil, err
+		}
+		return l, SourceBound, nil, nil
+	}
+	if !errors.Is(bindErr, syscall.EADDRINUSE) || !samePort(old.Addr(), cfg.Network, cfg.Address) {
+		return old, SourceFDStore, bindErr, nil
+	}
+	oldAddr := old.Addr()
+	if err := cfg.drop(old, log); err != nil {
+		return nil, 0, nil, err
+	}
+	if l, bindErr = listenOn(cfg.Network, cfg.Address); bindErr == nil {
+		return l, SourceBound, nil, nil
+	}
+	if l, err = listenOn(oldAddr.Network(), oldAddr.String()); err != nil {
+		return nil, 0, nil, fmt.Errorf("httpadapter: listen: %w; binding the previous %s again: %w", bindErr, oldAddr, err)
+	}
+	return l, SourceBound, bindErr, nil
+}
+
+// samePort reports whether address asks for the TCP port a is bound to.
+func samePort(a net.Addr, network, address string) bool {
+	ta, ok := a.(*net.TCPAddr)
+	if !ok {
+		return false
+	}
+	_, port, err := net.SplitHostPort(address)
+	if err != nil {
+		return false
+	}
+	p, err := net.LookupPort(network, port)
+	return err == nil && p == ta.Port
 }
 
 // drop closes a stored listener that is not on the configured address and
@@ -339,6 +441,9 @@ func (cfg *ListenConfig) normalize() error {
 	}
 	if !lifecycle.ValidFDName(cfg.Name) {
 		return fmt.Errorf("%w: name %q: want 1 to 255 ASCII characters, no control characters and no ':'", ErrInvalidListenConfig, cfg.Name)
+	}
+	if cfg.Backlog < 0 {
+		return fmt.Errorf("%w: Backlog %d: want 0 (the default) or more", ErrInvalidListenConfig, cfg.Backlog)
 	}
 	if cfg.Release != ReleaseAtOnce && cfg.Release != ReleaseByCaller {
 		return fmt.Errorf("%w: unknown StoreRelease %d", ErrInvalidListenConfig, cfg.Release)

@@ -112,7 +112,7 @@ func TestListenActivation(t *testing.T) {
 		wantSto int // descriptors in the store afterwards
 	}{
 		{"store disabled: activation, not stored", false, SourceActivation, 0},
-		{"store enabled: attributed to the store, stored", true, SourceFDStore, 1},
+		{"store enabled: attributed to the store, not stored again", true, SourceFDStore, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

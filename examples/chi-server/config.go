@@ -28,6 +28,10 @@ type Config struct {
 	// the restart counter is reset (RESTART_RESET=1), as a Go duration
 	// ("90s"). Empty means the library's default (one minute).
 	RestartResetAfter string `json:"restart_reset_after"`
+	// ListenBacklog is the listen backlog of the bound or stored listener
+	// (httpadapter.ListenConfig.Backlog), applied at the next start; 0
+	// means the library's default.
+	ListenBacklog int `json:"listen_backlog"`
 }
 
 // TLSConfig names the certificate chain and private key, both PEM. A
@@ -112,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.ListenBacklog < 0 {
+		return fmt.Errorf("listen_backlog %d: want 0 (the default) or more", c.ListenBacklog)
 	}
 	if c.DownFile != "" && !filepath.IsAbs(c.DownFile) {
 		return fmt.Errorf("down_file %q: must be an absolute path", c.DownFile)

@@ -25,6 +25,8 @@ func TestParseConfig(t *testing.T) {
 		{name: "bad listen", give: `{"listen":"8080"}`, wantErr: `listen "8080"`},
 		{name: "empty listen", give: `{"listen":""}`, wantErr: "listen: must not be empty"},
 		{name: "relative down_file", give: `{"down_file":"down"}`, wantErr: "absolute path"},
+		{name: "listen_backlog", give: `{"listen_backlog":512}`, want: Config{Listen: "127.0.0.1:8080", Greeting: "hello", ListenBacklog: 512}},
+		{name: "negative listen_backlog", give: `{"listen_backlog":-1}`, wantErr: "listen_backlog -1: want 0"},
 		{name: "not an object", give: `[]`, wantErr: "want a main.Config"},
 	}
 	for _, tt := range tests {

@@ -34,6 +34,9 @@ type liveConfig struct {
 	// listenChanged is told the listen address of every configuration a
 	// reload loads (sdlife.Service.ListenAddressChanged); nil: nobody.
 	listenChanged func(address string) bool
+	// checkListen refuses a new listen address that the next restart
+	// could not bind (sdlife.Service.CheckListenAddress); nil: no check.
+	checkListen func(ctx context.Context, address string) error
 }
 
 // newLiveConfig holds cfg and, when it has tls, loads the certificate.
@@ -66,15 +69,23 @@ func (l *liveConfig) Load() Config { return *l.cur.Load() }
 // An invalid file or a pair that does not load leaves everything in force
 // untouched and returns why. The listen address and the choice of TLS
 // (and its file names) cannot change without a restart: a new listen
-// address is reported in the log and STATUS, and the next restart binds
-// it; a changed tls section is refused.
+// address is checked (it resolves and can be bound, see
+// sdlife.Service.CheckListenAddress) and then reported in the log and
+// STATUS, and the next restart binds it; an address that fails the check
+// and a changed tls section are refused.
 func (l *liveConfig) Reload(ctx context.Context) error {
 	next, err := LoadConfig(l.path)
 	if err != nil {
 		return err
 	}
-	if cur := l.Load(); !sameTLS(cur.TLS, next.TLS) {
+	cur := l.Load()
+	if !sameTLS(cur.TLS, next.TLS) {
 		return errors.New("tls: the section changed; restart the service to apply it")
+	}
+	if next.Listen != cur.Listen && l.checkListen != nil {
+		if err := l.checkListen(ctx, next.Listen); err != nil {
+			return fmt.Errorf("listen: %w", err)
+		}
 	}
 	if err := l.cert.Reload(ctx); err != nil {
 		return err

@@ -72,7 +72,7 @@ func run(args []string, stderr io.Writer) int {
 		fx.Supply(logger),
 		fx.Supply(sdlife.Options{
 			Environment: &env,
-			Listen:      httpadapter.ListenConfig{Address: cfg.Listen},
+			Listen:      httpadapter.ListenConfig{Address: cfg.Listen, Backlog: cfg.ListenBacklog},
 			Server: httpadapter.ServerConfig{
 				Server:       &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
 				TLS:          live.tlsConfig(), // nil: plain HTTP and h2c
@@ -82,7 +82,9 @@ func run(args []string, stderr io.Writer) int {
 		}),
 		fx.Supply(live),
 		fxmodule.AsReloader[*liveConfig](),
-		fx.Invoke(func(s *sdlife.Service) { live.listenChanged = s.ListenAddressChanged }),
+		fx.Invoke(func(s *sdlife.Service) {
+			live.listenChanged, live.checkListen = s.ListenAddressChanged, s.CheckListenAddress
+		}),
 		fx.Provide(
 			fx.Annotate(newRouter, fx.As(new(http.Handler))),
 			fxmodule.AsHealthCheck(func(l *liveConfig) httpadapter.Check {

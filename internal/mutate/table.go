@@ -255,4 +255,62 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
+
+	// issue 16: listener
+	{
+		name: "listener: an unbindable address drops the stored listener",
+		edits: []edit{
+			{"httpadapter/listen.go", "\t\treturn old, SourceFDStore, bindErr, nil\n", "\t\told.Close()\n\t\treturn nil, 0, nil, bindErr\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "listener: the listener handed back by the fd store stored again",
+		edits: []edit{
+			{"httpadapter/listen.go", "if src == SourceBound && c.FDStore.Enabled() {", "if src != SourceActivation && c.FDStore.Enabled() {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "listener: a moved listener stored before the old one is removed",
+		edits: []edit{
+			{"httpadapter/listen.go", "\tif bindErr == nil {\n\t\tif err := cfg.drop(old, log); err != nil {", "\tif bindErr == nil {\n\t\t_ = cfg.store(l)\n\t\tif err := cfg.drop(old, log); err != nil {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "listener: backlog left as net.Listen set it",
+		edits: []edit{
+			{"httpadapter/listen.go", "if err := setBacklog(l, res.Backlog); err != nil {", "if err := error(nil); err != nil {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "listener: backlog set on a socket unit's listener",
+		edits: []edit{
+			{"httpadapter/listen.go", "\tif src != SourceActivation {\n\t\tres.Backlog", "\tif true {\n\t\tres.Backlog"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "listener: address check binds the served port",
+		edits: []edit{
+			{"httpadapter/addresscheck.go", "if serving != nil && samePort(serving, c.Network, c.Address) {", "if false {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "listener: a reload leaving the failed address alone clears STATUS",
+		edits: []edit{
+			{"phases.go", "\tif unbound == address {", "\tif false {"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "listener: a reload accepts an unbindable listen address",
+		edits: []edit{
+			{"examples/chi-server/handlers.go", "if next.Listen != cur.Listen && l.checkListen != nil {", "if false {"},
+		},
+		pkgs: []string{"./examples/chi-server/"},
+	},
 }

@@ -39,6 +39,7 @@ type Manager struct {
 	cond      *sync.Cond // broadcast on every new message and on close
 	msgs      []Message
 	stored    []StoredFile
+	full      []Message             // FDSTORE=1 messages the full store refused a descriptor of
 	held      []*os.File            // barrier descriptors held back by HoldBarriers
 	notifiers []*lifecycle.Notifier // made by Notifier for a Manager made by Start
 	activated []*lifecycle.Files    // made by Activated for a Manager made by Start
@@ -341,6 +342,16 @@ func (m *Manager) Stored() []StoredFile {
 	return append([]StoredFile(nil), m.stored...)
 }
 
+// StoreFull returns the FDSTORE=1 messages that found the store full
+// (FileDescriptorStoreMax= reached): the descriptors left were closed, and
+// PID 1 logs "Cannot store more fds than FileDescriptorStoreMax=..., closing
+// remaining." for each. A store without WithFDStore is always full.
+func (m *Manager) StoreFull() []Message {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]Message(nil), m.full...)
+}
+
 // Files returns duplicates of the stored descriptors as a lifecycle.Files,
 // the way a restarted service receives them through $LISTEN_FDS. The
 // store keeps its own copies.
@@ -511,8 +522,17 @@ func (m *Manager) record(msg Message, files []*os.File) {
 			name = "stored"
 		}
 		poll := !msg.Has("FDPOLL", "0")
-		for _, f := range files {
-			if len(m.stored) >= max(m.cfg.fdStoreMax, 0) || m.alreadyStored(f) {
+		for i, f := range files {
+			// PID 1 checks the limit before it looks for a duplicate:
+			// a descriptor it already stores is refused too when full.
+			if len(m.stored) >= max(m.cfg.fdStoreMax, 0) {
+				m.full = append(m.full, msg)
+				for _, f := range files[i:] {
+					f.Close()
+				}
+				return
+			}
+			if m.alreadyStored(f) {
 				f.Close()
 				continue
 			}

@@ -68,6 +68,7 @@ func (*Manager) Wait(context.Context, Match) (Message, error)    { return Messag
 func (*Manager) Next(context.Context, Match) (Message, error)    { return Message{}, errNoLinux }
 func (*Manager) Activated(net.Listener, string) *lifecycle.Files { return nil }
 func (*Manager) Stored() []StoredFile                            { return nil }
+func (*Manager) StoreFull() []Message                            { return nil }
 func (*Manager) Files() *lifecycle.Files                         { return nil }
 func (*Manager) HoldBarriers()                                   {}
 func (*Manager) ReleaseBarriers()                                {}

@@ -140,6 +140,22 @@ func TestFDStoreLimitIsEnforced(t *testing.T) {
 	if got := files.Names(); len(got) != 2 {
 		t.Fatalf("handed back %v", got)
 	}
+	if full := m.StoreFull(); len(full) != 1 || !full[0].Has("FDNAME", "p2") {
+		t.Fatalf("StoreFull() = %+v, want the message of p2", full)
+	}
+
+	// As PID 1: the limit is checked before duplicates are ignored, so
+	// storing a descriptor the full store already holds is refused too.
+	if _, err := n.FDStore("p0", stored[0].File); err != nil {
+		t.Fatal(err)
+	}
+	n.Barrier(ctx(t, 5*time.Second))
+	if full := m.StoreFull(); len(full) != 2 || !full[1].Has("FDNAME", "p0") {
+		t.Fatalf("StoreFull() = %+v, want p0's duplicate refused as well", full)
+	}
+	if got := len(m.Stored()); got != 2 {
+		t.Fatalf("%d stored after the duplicate, want 2", got)
+	}
 }
 
 func TestDroppedOversizeDatagram(t *testing.T) {
