@@ -1,0 +1,331 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// failFastDropIn is the shipped drop-in deploy/units/failfast/fail-fast.conf
+// ("Crash loops" in deploy/units/README.md): systemd's default start limit
+// back, so that a crash loop ends with a failed unit and refused clients.
+var failFastDropIn = mustRead(filepath.Join(unitsDir, "failfast", "fail-fast.conf"))
+
+const (
+	// brokenBinary replaces the example: it fails at every start, as a bad
+	// build would. /bin/sh is allowed by the unit's sandbox.
+	brokenBinary = "#!/bin/sh\necho 'chi-server: broken build' >&2\nexit 1\n"
+	// crashOutage is how long the broken binary stays installed.
+	crashOutage = 20 * time.Second
+	// waitTimeout is the waiting clients' timeout: longer than the outage,
+	// the backoff's longest delay (RestartMaxDelaySec=5s) and a start.
+	waitTimeout = 60 * time.Second
+	// startLimitMsg is what the manager logs when the start limit ends a
+	// crash loop.
+	startLimitMsg = "Start request repeated too quickly"
+)
+
+// TestCrashLoop: the binary is replaced by one that fails at every start,
+// `systemctl restart` starts it, and for crashOutage the unit crash-loops
+// under fresh-connection load from clients that wait up to waitTimeout, with
+// an idle keep-alive pool of poolSize connections open; then the good binary
+// is put back. As shipped (RestartSteps= backoff, no start limit) the loop
+// never ends the unit: the fd store keeps the listening socket and the
+// handed-over pool throughout (NFileDescriptorStore never 0), no connection
+// is refused, every waiting request is answered once the good binary is
+// back (0 failed), and the pool is answered on the same TCP connections.
+// With deploy/units/failfast/fail-fast.conf the contrast: the start limit
+// fails the unit, the store is dropped, connections are refused and the
+// pool is lost.
+func TestCrashLoop(t *testing.T) {
+	forEachSuite(t, restartSteps, 0, func(t *testing.T, su suite) {
+		const unit = "chi-server.service"
+		c := bootChiServer(t, su.name)
+		dropIn := "/etc/systemd/system/" + unit + ".d/fail-fast.conf"
+		tests := []struct {
+			name     string
+			failFast bool // with the drop-in
+		}{
+			{"shipped", false},
+			{"fail-fast", true},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c.run("systemctl", "stop", unit)
+				c.run("systemctl", "reset-failed", unit)
+				if tt.failFast {
+					c.writeFile(t, dropIn, failFastDropIn, 0o644)
+				} else {
+					c.must(t, "rm", "-f", dropIn)
+				}
+				c.must(t, "systemctl", "daemon-reload")
+				c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
+				c.must(t, "systemctl", "start", unit)
+				greeting := defaultConfig().Greeting
+				mustGet(t, servicePort(), "/", greeting)
+				pool := openPool(t, servicePort(), poolSize, greeting)
+				time.Sleep(250 * time.Millisecond) // the server reaches its idle wait after the response
+
+				r := runCrashLoop(t, c, unit, greeting)
+				t.Logf("systemd %d, %s: %v", su.systemd, tt.name, r)
+				poolErrs := pool.round(greeting)
+				recordResult("crash-loop", "systemd %d | %s | %v | idle pool: %d of %d answered on the same connection",
+					su.systemd, tt.name, r, poolSize-len(poolErrs), poolSize)
+
+				if r.restarts < 3 {
+					t.Fatalf("only %d automatic restarts in %v: the crash loop did not run", r.restarts, crashOutage)
+				}
+				if !tt.failFast {
+					if n := r.load.failed.Load(); n != 0 {
+						t.Errorf("%d failed requests across the crash loop: %v", n, r.load)
+					}
+					if r.storeEmpty > 0 || r.notListening > 0 {
+						t.Errorf("during the crash loop: %d of %d samples with NFileDescriptorStore=0, %d with the port not listening",
+							r.storeEmpty, r.samples, r.notListening)
+					}
+					if r.gaveUp || r.final == "failed" {
+						t.Errorf("the unit gave up: %s at the end (states %v, Result=%s)", r.final, r.states, r.result)
+					}
+					if len(poolErrs) > 0 {
+						t.Errorf("after the crash loop, %d of %d idle pool connections failed: %v", len(poolErrs), poolSize, poolErrs[:min(5, len(poolErrs))])
+					}
+				} else {
+					if r.load.kind("refused") == 0 {
+						t.Errorf("no refused connection with %s (the contrast does not show): %v", dropIn, r.load)
+					}
+					if !r.gaveUp || r.final != "failed" || r.storeEmpty == 0 || r.notListening == 0 {
+						t.Errorf("with %s: want the start limit hit (%q logged: %v), the unit failed (%s), the store dropped (%d polls) and the port free (%d polls)",
+							dropIn, startLimitMsg, r.gaveUp, r.final, r.storeEmpty, r.notListening)
+					}
+					if len(poolErrs) == 0 {
+						t.Errorf("the idle pool survived the start limit: the store was not dropped")
+					}
+				}
+			})
+		}
+	})
+}
+
+// crashRun is what the test saw of one crash loop.
+type crashRun struct {
+	load         *waitingLoad
+	samples      int      // `systemctl show` polls during the outage
+	storeEmpty   int      // polls with NFileDescriptorStore=0
+	notListening int      // polls with nothing listening on the port
+	states       []string // ActiveState/SubState seen, in order, each once
+	final        string   // ActiveState at the end of the outage
+	result       string   // Result= then (257 keeps exit-code at the start limit, 262 says start-limit-hit)
+	gaveUp       bool     // the manager logged startLimitMsg
+	restarts     int      // automatic restarts during the outage (NRestarts)
+	pid1CPU      time.Duration
+	back         time.Duration // from the good binary's return to a serving unit
+}
+
+func (r crashRun) String() string {
+	per := time.Duration(0)
+	if r.restarts > 0 {
+		per = r.pid1CPU / time.Duration(r.restarts)
+	}
+	return fmt.Sprintf("%d restarts in %v (PID 1 CPU %v, %v per restart), states %s, start limit hit: %v, Result=%s; NFileDescriptorStore=0 in %d of %d polls, port not listening in %d; serving %v after the fix; %v",
+		r.restarts, crashOutage, r.pid1CPU.Round(time.Millisecond), per.Round(100*time.Microsecond), strings.Join(r.states, " > "),
+		r.gaveUp, r.result, r.storeEmpty, r.samples, r.notListening, r.back.Round(time.Millisecond), r.load)
+}
+
+// runCrashLoop installs brokenBinary, restarts unit into it under load, polls
+// the unit for crashOutage, puts the example back and waits until the unit
+// serves again: by its own next automatic restart, or, once it has given
+// up, after `systemctl reset-failed` and `systemctl start`.
+func runCrashLoop(t *testing.T, c *container, unit, greeting string) crashRun {
+	t.Helper()
+	var r crashRun
+	l := startWaitingLoad(servicePort(), greeting, loadWorkers)
+	defer l.finish()
+	r.load = l
+	time.Sleep(500 * time.Millisecond)
+
+	// What the polling below costs PID 1 by itself (the example's STATUS
+	// updates included), to be taken off the crash loop's figure.
+	cpu0 := procCPU(c.pid1)
+	r.poll(t, c, unit, 3*time.Second)
+	idleCPU, calm := procCPU(c.pid1)-cpu0, r.samples
+	r = crashRun{load: l}
+
+	c.writeFile(t, "/usr/local/bin/chi-server", []byte(brokenBinary), 0o755)
+	cpu0 = procCPU(c.pid1)
+	// Fails: the start job of the broken binary fails.
+	out, err := c.run("systemctl", "restart", unit)
+	t.Logf("systemctl restart into the broken binary: %v %s", err, strings.TrimSpace(out))
+	s := r.poll(t, c, unit, crashOutage)
+	r.pid1CPU = procCPU(c.pid1) - cpu0 - idleCPU*time.Duration(r.samples)/time.Duration(max(calm, 1))
+	r.final, r.result, r.restarts = s["ActiveState"], s["Result"], atoi(s["NRestarts"])
+	r.gaveUp = strings.Contains(c.journal(t, unit), startLimitMsg)
+
+	c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
+	fixed := time.Now()
+	if s["ActiveState"] == "failed" {
+		c.must(t, "systemctl", "reset-failed", unit)
+		c.must(t, "systemctl", "start", unit)
+	}
+	if !waitFor(15*time.Second, func() bool {
+		s = c.state(t, unit)
+		return s["ActiveState"] == "active"
+	}) {
+		t.Fatalf("not active within 15s of putting the example back: %v", s)
+	}
+	r.back = time.Since(fixed)
+	mustGet(t, servicePort(), "/", greeting)
+	time.Sleep(time.Second)
+	l.finish()
+	if l.ok.Load() < 100 {
+		t.Errorf("only %d successful requests: the load did not really run", l.ok.Load())
+	}
+	return r
+}
+
+// poll samples the unit and the port every 100ms for d and returns the
+// last sample (r.samples counts them).
+func (r *crashRun) poll(t *testing.T, c *container, unit string, d time.Duration) map[string]string {
+	t.Helper()
+	var s map[string]string
+	for end := time.Now().Add(d); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		s = c.show(t, unit, "ActiveState", "SubState", "Result", "NRestarts", "NFileDescriptorStore")
+		r.samples++
+		if s["NFileDescriptorStore"] == "0" {
+			r.storeEmpty++
+		}
+		if len(listenInodes(servicePort())) == 0 {
+			r.notListening++
+		}
+		if st := s["ActiveState"] + "/" + s["SubState"]; !slices.Contains(r.states, st) {
+			r.states = append(r.states, st)
+		}
+	}
+	return s
+}
+
+// procCPU is the CPU time (user + system) a host process has used.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name, which ends with the last ')':
+	// state is field 3, utime 14 and stime 15, in clock ticks (100 Hz).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.Atoi(f[11])
+	st, _ := strconv.Atoi(f[12])
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// waitingLoad is the load of clients that wait: GET / on a new connection
+// per request from several goroutines, each request allowed waitTimeout,
+// until stopped. A request that does not end in a 200 with the greeting is
+// a failure, counted by kind (classify).
+type waitingLoad struct {
+	url, want string
+	started   time.Time
+
+	ok, failed atomic.Int64
+	mu         sync.Mutex
+	errs       map[string]int
+	samples    []string
+	maxLat     time.Duration
+
+	stop atomic.Bool
+	wg   sync.WaitGroup
+}
+
+func startWaitingLoad(port int, want string, workers int) *waitingLoad {
+	l := &waitingLoad{
+		url:     fmt.Sprintf("http://127.0.0.1:%d/", port),
+		want:    want + "\n",
+		started: time.Now(),
+		errs:    map[string]int{},
+	}
+	for range workers {
+		l.wg.Go(l.worker)
+	}
+	return l
+}
+
+func (l *waitingLoad) worker() {
+	tr := &http.Transport{DisableKeepAlives: true}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: waitTimeout}
+	for !l.stop.Load() && time.Since(l.started) < maxLoadDuration {
+		start := time.Now()
+		resp, err := client.Get(l.url)
+		var body []byte
+		if err == nil {
+			body, err = io.ReadAll(resp.Body)
+			resp.Body.Close()
+		}
+		lat := time.Since(start)
+		l.mu.Lock()
+		l.maxLat = max(l.maxLat, lat)
+		l.mu.Unlock()
+		switch {
+		case err != nil:
+			l.fail(classify(err), err.Error())
+		case resp.StatusCode != http.StatusOK:
+			l.fail(fmt.Sprintf("status %d", resp.StatusCode), string(body))
+		case string(body) != l.want:
+			l.fail("wrong body", fmt.Sprintf("%q", body))
+		default:
+			l.ok.Add(1)
+		}
+	}
+}
+
+func (l *waitingLoad) fail(kind, detail string) {
+	l.failed.Add(1)
+	l.mu.Lock()
+	l.errs[kind]++
+	if len(l.samples) < 3 {
+		l.samples = append(l.samples, fmt.Sprintf("+%v %s: %s", time.Since(l.started).Round(time.Millisecond), kind, detail))
+	}
+	l.mu.Unlock()
+	time.Sleep(10 * time.Millisecond) // a refused port must not spin the CPU
+}
+
+// finish stops the workers (each completes its current request) and waits.
+func (l *waitingLoad) finish() {
+	l.stop.Store(true)
+	l.wg.Wait()
+}
+
+func (l *waitingLoad) kind(k string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.errs[k]
+}
+
+func (l *waitingLoad) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := fmt.Sprintf("%d ok, %d failed, longest request %v", l.ok.Load(), l.failed.Load(), l.maxLat.Round(time.Millisecond))
+	if len(l.errs) > 0 {
+		var kinds []string
+		for k, n := range l.errs {
+			kinds = append(kinds, fmt.Sprintf("%d %s", n, k))
+		}
+		sort.Strings(kinds)
+		s += " (" + strings.Join(kinds, ", ") + "; first: " + strings.Join(l.samples, " | ") + ")"
+	}
+	return s
+}
