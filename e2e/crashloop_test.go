@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -32,6 +30,9 @@ const (
 	// waitTimeout is the waiting clients' timeout: longer than the outage,
 	// the backoff's longest delay (RestartMaxDelaySec=5s) and a start.
 	waitTimeout = 60 * time.Second
+	// crashResetAfter is the config's restart_reset_after: the program
+	// sends RESTART_RESET=1 after this much health (default 1m).
+	crashResetAfter = "2s"
 	// startLimitMsg is what the manager logs when the start limit ends a
 	// crash loop.
 	startLimitMsg = "Start request repeated too quickly"
@@ -50,8 +51,11 @@ const (
 // fails the unit, the store is dropped, connections are refused and the
 // pool is lost.
 func TestCrashLoop(t *testing.T) {
-	forEachSuite(t, restartSteps, 0, func(t *testing.T, su suite) {
-		const unit = "chi-server.service"
+	forEachSuite(t, 0, 0, func(t *testing.T, su suite) {
+		unit := "chi-server.service"
+		if su.systemd < notifyReload {
+			unit = "chi-server-compat.service"
+		}
 		c := bootChiServer(t, su.name)
 		dropIn := "/etc/systemd/system/" + unit + ".d/fail-fast.conf"
 		tests := []struct {
@@ -72,13 +76,14 @@ func TestCrashLoop(t *testing.T) {
 				}
 				c.must(t, "systemctl", "daemon-reload")
 				c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
+				c.writeJSONConfig(t, resetConfig{defaultConfig(), crashResetAfter})
 				c.must(t, "systemctl", "start", unit)
 				greeting := defaultConfig().Greeting
 				mustGet(t, servicePort(), "/", greeting)
 				pool := openPool(t, servicePort(), poolSize, greeting)
 				time.Sleep(250 * time.Millisecond) // the server reaches its idle wait after the response
 
-				r := runCrashLoop(t, c, unit, greeting)
+				r := runCrashLoop(t, c, unit, servicePort(), greeting)
 				t.Logf("systemd %d, %s: %v", su.systemd, tt.name, r)
 				poolErrs := pool.round(greeting)
 				recordResult("crash-loop", "systemd %d | %s | %v | idle pool: %d of %d answered on the same connection",
@@ -101,6 +106,9 @@ func TestCrashLoop(t *testing.T) {
 					if len(poolErrs) > 0 {
 						t.Errorf("after the crash loop, %d of %d idle pool connections failed: %v", len(poolErrs), poolSize, poolErrs[:min(5, len(poolErrs))])
 					}
+					if su.systemd >= restartSteps {
+						checkBackoffReset(t, c, su, unit)
+					}
 				} else {
 					if r.load.kind("refused") == 0 {
 						t.Errorf("no refused connection with %s (the contrast does not show): %v", dropIn, r.load)
@@ -118,28 +126,110 @@ func TestCrashLoop(t *testing.T) {
 	})
 }
 
+// TestCrashLoopActivated: the crash loop of TestCrashLoop with the
+// socket-activated pair, where the socket unit holds the listener and the
+// service has no fd store. As shipped (no start limit) the socket stays
+// active throughout and no connection is refused; with
+// deploy/units/failfast/fail-fast.conf the service's start limit fails the
+// socket unit too (service-start-limit-hit), which closes the listener.
+func TestCrashLoopActivated(t *testing.T) {
+	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
+		const (
+			unit   = "chi-server-activated.service"
+			socket = "chi-server-activated.socket"
+		)
+		c := bootChiServer(t, su.name)
+		dropIn := "/etc/systemd/system/" + unit + ".d/fail-fast.conf"
+		for _, failFast := range []bool{false, true} {
+			name := "shipped"
+			if failFast {
+				name = "fail-fast"
+			}
+			t.Run(name, func(t *testing.T) {
+				c.run("systemctl", "stop", socket, unit)
+				c.run("systemctl", "reset-failed")
+				if failFast {
+					c.writeFile(t, dropIn, failFastDropIn, 0o644)
+				} else {
+					c.must(t, "rm", "-f", dropIn)
+				}
+				c.must(t, "systemctl", "daemon-reload")
+				c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
+				c.must(t, "systemctl", "start", socket)
+				greeting := defaultConfig().Greeting
+				mustGet(t, socketPort(), "/", greeting) // starts the service
+				r := runCrashLoop(t, c, unit, socketPort(), greeting)
+				sock := c.show(t, socket, "ActiveState", "Result")
+				t.Logf("systemd %d, %s: %v; %s after the fix: %v", su.systemd, name, r, socket, sock)
+				recordResult("crash-loop", "systemd %d | activated pair, %s | %v", su.systemd, name, r)
+				if r.restarts < 3 {
+					t.Fatalf("only %d automatic restarts in %v: the crash loop did not run", r.restarts, crashOutage)
+				}
+				if !failFast {
+					if n := r.load.failed.Load(); n != 0 || r.notListening > 0 {
+						t.Errorf("%d failed requests across the crash loop, port not listening in %d of %d polls: %v", n, r.notListening, r.samples, r.load)
+					}
+					if r.gaveUp || r.final == "failed" {
+						t.Errorf("the service gave up: %s at the end (Result=%s)", r.final, r.result)
+					}
+				} else if r.load.kind("refused") == 0 || r.notListening == 0 || !r.gaveUp {
+					t.Errorf("with %s: want the start limit hit (%v), the socket closed (%d polls) and connections refused: %v",
+						dropIn, r.gaveUp, r.notListening, r.load)
+				}
+			})
+		}
+	})
+}
+
+// checkBackoffReset checks, after the crash loop, the shipped backoff and
+// its reset: the loop has grown the next delay to RestartMaxDelaySec=5s;
+// once the program has been healthy for crashResetAfter it sends
+// RESTART_RESET=1, and systemd >= 258 starts over at RestartSec=100ms with
+// NRestarts=0, while 257 keeps the grown delay until a manual start.
+func checkBackoffReset(t *testing.T, c *container, su suite, unit string) {
+	t.Helper()
+	grown := c.show(t, unit, "NRestarts", "RestartUSecNext", "MainPID")
+	if grown["RestartUSecNext"] != "5s" {
+		t.Errorf("after the crash loop: %v, want RestartUSecNext=5s (RestartMaxDelaySec=)", grown)
+	}
+	if !waitFor(8*time.Second, func() bool {
+		return len(withMessage(fromPID(c.journalJSON(t, unit), grown["MainPID"]), resetMsg)) > 0
+	}) {
+		t.Fatalf("no %q within 8s of restart_reset_after=%s", resetMsg, crashResetAfter)
+	}
+	after := c.show(t, unit, "NRestarts", "RestartUSecNext")
+	t.Logf("systemd %d: after the crash loop %v, after RESTART_RESET=1 %v", su.systemd, grown, after)
+	recordResult("crash-loop", "systemd %d | shipped | after the loop NRestarts=%s RestartUSecNext=%s; healthy for restart_reset_after=%s: NRestarts=%s RestartUSecNext=%s",
+		su.systemd, grown["NRestarts"], grown["RestartUSecNext"], crashResetAfter, after["NRestarts"], after["RestartUSecNext"])
+	want := map[string]string{"NRestarts": grown["NRestarts"], "RestartUSecNext": "5s"}
+	if su.systemd >= restartReset {
+		want = map[string]string{"NRestarts": "0", "RestartUSecNext": "100ms"}
+	}
+	for k, v := range want {
+		if after[k] != v {
+			t.Errorf("after RESTART_RESET=1 on systemd %d: %s=%s, want %s", su.systemd, k, after[k], v)
+		}
+	}
+}
+
 // crashRun is what the test saw of one crash loop.
 type crashRun struct {
+	port         int // the service's
 	load         *waitingLoad
-	samples      int      // `systemctl show` polls during the outage
-	storeEmpty   int      // polls with NFileDescriptorStore=0
-	notListening int      // polls with nothing listening on the port
-	states       []string // ActiveState/SubState seen, in order, each once
-	final        string   // ActiveState at the end of the outage
-	result       string   // Result= then (257 keeps exit-code at the start limit, 262 says start-limit-hit)
-	gaveUp       bool     // the manager logged startLimitMsg
-	restarts     int      // automatic restarts during the outage (NRestarts)
-	pid1CPU      time.Duration
+	samples      int           // `systemctl show` polls during the outage
+	storeEmpty   int           // polls with NFileDescriptorStore=0
+	notListening int           // polls with nothing listening on the port
+	states       []string      // ActiveState/SubState seen, in order, each once
+	final        string        // ActiveState at the end of the outage
+	result       string        // Result= then (257 keeps exit-code at the start limit, 262 says start-limit-hit)
+	gaveUp       bool          // the manager logged startLimitMsg
+	restarts     int           // automatic restarts during the outage (NRestarts)
 	back         time.Duration // from the good binary's return to a serving unit
 }
 
 func (r crashRun) String() string {
-	per := time.Duration(0)
-	if r.restarts > 0 {
-		per = r.pid1CPU / time.Duration(r.restarts)
-	}
-	return fmt.Sprintf("%d restarts in %v (PID 1 CPU %v, %v per restart), states %s, start limit hit: %v, Result=%s; NFileDescriptorStore=0 in %d of %d polls, port not listening in %d; serving %v after the fix; %v",
-		r.restarts, crashOutage, r.pid1CPU.Round(time.Millisecond), per.Round(100*time.Microsecond), strings.Join(r.states, " > "),
+	return fmt.Sprintf("%d restarts in %v, states %s, start limit hit: %v, Result=%s; NFileDescriptorStore=0 in %d of %d polls, port not listening in %d; serving %v after the fix; %v",
+		r.restarts, crashOutage, strings.Join(r.states, " > "),
 		r.gaveUp, r.result, r.storeEmpty, r.samples, r.notListening, r.back.Round(time.Millisecond), r.load)
 }
 
@@ -147,35 +237,27 @@ func (r crashRun) String() string {
 // the unit for crashOutage, puts the example back and waits until the unit
 // serves again: by its own next automatic restart, or, once it has given
 // up, after `systemctl reset-failed` and `systemctl start`.
-func runCrashLoop(t *testing.T, c *container, unit, greeting string) crashRun {
+func runCrashLoop(t *testing.T, c *container, unit string, port int, greeting string) crashRun {
 	t.Helper()
-	var r crashRun
-	l := startWaitingLoad(servicePort(), greeting, loadWorkers)
+	r := crashRun{port: port}
+	l := startWaitingLoad(port, greeting, loadWorkers)
 	defer l.finish()
 	r.load = l
 	time.Sleep(500 * time.Millisecond)
 
-	// What the polling below costs PID 1 by itself (the example's STATUS
-	// updates included), to be taken off the crash loop's figure.
-	cpu0 := procCPU(c.pid1)
-	r.poll(t, c, unit, 3*time.Second)
-	idleCPU, calm := procCPU(c.pid1)-cpu0, r.samples
-	r = crashRun{load: l}
-
+	limitHits := strings.Count(c.journal(t, unit), startLimitMsg)
 	c.writeFile(t, "/usr/local/bin/chi-server", []byte(brokenBinary), 0o755)
-	cpu0 = procCPU(c.pid1)
 	// Fails: the start job of the broken binary fails.
 	out, err := c.run("systemctl", "restart", unit)
 	t.Logf("systemctl restart into the broken binary: %v %s", err, strings.TrimSpace(out))
 	s := r.poll(t, c, unit, crashOutage)
-	r.pid1CPU = procCPU(c.pid1) - cpu0 - idleCPU*time.Duration(r.samples)/time.Duration(max(calm, 1))
 	r.final, r.result, r.restarts = s["ActiveState"], s["Result"], atoi(s["NRestarts"])
-	r.gaveUp = strings.Contains(c.journal(t, unit), startLimitMsg)
+	r.gaveUp = strings.Count(c.journal(t, unit), startLimitMsg) > limitHits
 
 	c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
 	fixed := time.Now()
 	if s["ActiveState"] == "failed" {
-		c.must(t, "systemctl", "reset-failed", unit)
+		c.must(t, "systemctl", "reset-failed") // the unit and a socket unit it took down
 		c.must(t, "systemctl", "start", unit)
 	}
 	if !waitFor(15*time.Second, func() bool {
@@ -185,7 +267,7 @@ func runCrashLoop(t *testing.T, c *container, unit, greeting string) crashRun {
 		t.Fatalf("not active within 15s of putting the example back: %v", s)
 	}
 	r.back = time.Since(fixed)
-	mustGet(t, servicePort(), "/", greeting)
+	mustGet(t, port, "/", greeting)
 	time.Sleep(time.Second)
 	l.finish()
 	if l.ok.Load() < 100 {
@@ -205,7 +287,7 @@ func (r *crashRun) poll(t *testing.T, c *container, unit string, d time.Duration
 		if s["NFileDescriptorStore"] == "0" {
 			r.storeEmpty++
 		}
-		if len(listenInodes(servicePort())) == 0 {
+		if len(listenInodes(r.port)) == 0 {
 			r.notListening++
 		}
 		if st := s["ActiveState"] + "/" + s["SubState"]; !slices.Contains(r.states, st) {
@@ -213,23 +295,6 @@ func (r *crashRun) poll(t *testing.T, c *container, unit string, d time.Duration
 		}
 	}
 	return s
-}
-
-// procCPU is the CPU time (user + system) a host process has used.
-func procCPU(pid int) time.Duration {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// The fields after the command name, which ends with the last ')':
-	// state is field 3, utime 14 and stime 15, in clock ticks (100 Hz).
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	ut, _ := strconv.Atoi(f[11])
-	st, _ := strconv.Atoi(f[12])
-	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // waitingLoad is the load of clients that wait: GET / on a new connection
