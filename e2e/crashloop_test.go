@@ -172,9 +172,14 @@ func TestCrashLoopActivated(t *testing.T) {
 					if r.gaveUp || r.final == "failed" {
 						t.Errorf("the service gave up: %s at the end (Result=%s)", r.final, r.result)
 					}
-				} else if r.load.kind("refused") == 0 || r.notListening == 0 || !r.gaveUp {
-					t.Errorf("with %s: want the start limit hit (%v), the socket closed (%d polls) and connections refused: %v",
-						dropIn, r.gaveUp, r.notListening, r.load)
+				} else {
+					if r.load.kind("refused") == 0 || r.notListening == 0 || !r.gaveUp {
+						t.Errorf("with %s: want the start limit hit (%v), the socket closed (%d polls) and connections refused: %v",
+							dropIn, r.gaveUp, r.notListening, r.load)
+					}
+					if j := c.journal(t, socket); !strings.Contains(j, "service-start-limit-hit") {
+						t.Errorf("%s did not fail with result service-start-limit-hit:\n%s", socket, j)
+					}
 				}
 			})
 		}
@@ -222,15 +227,16 @@ type crashRun struct {
 	states       []string      // ActiveState/SubState seen, in order, each once
 	final        string        // ActiveState at the end of the outage
 	result       string        // Result= then (257 keeps exit-code at the start limit, 262 says start-limit-hit)
+	results      []string      // Result= seen, in order, each once
 	gaveUp       bool          // the manager logged startLimitMsg
 	restarts     int           // automatic restarts during the outage (NRestarts)
 	back         time.Duration // from the good binary's return to a serving unit
 }
 
 func (r crashRun) String() string {
-	return fmt.Sprintf("%d restarts in %v, states %s, start limit hit: %v, Result=%s; NFileDescriptorStore=0 in %d of %d polls, port not listening in %d; serving %v after the fix; %v",
+	return fmt.Sprintf("%d restarts in %v, states %s, start limit hit: %v, Result=%s (seen: %s); NFileDescriptorStore=0 in %d of %d polls, port not listening in %d; serving %v after the fix; %v",
 		r.restarts, crashOutage, strings.Join(r.states, " > "),
-		r.gaveUp, r.result, r.storeEmpty, r.samples, r.notListening, r.back.Round(time.Millisecond), r.load)
+		r.gaveUp, r.result, strings.Join(r.results, ", "), r.storeEmpty, r.samples, r.notListening, r.back.Round(time.Millisecond), r.load)
 }
 
 // runCrashLoop installs brokenBinary, restarts unit into it under load, polls
@@ -292,6 +298,9 @@ func (r *crashRun) poll(t *testing.T, c *container, unit string, d time.Duration
 		}
 		if st := s["ActiveState"] + "/" + s["SubState"]; !slices.Contains(r.states, st) {
 			r.states = append(r.states, st)
+		}
+		if !slices.Contains(r.results, s["Result"]) {
+			r.results = append(r.results, s["Result"])
 		}
 	}
 	return s
@@ -393,4 +402,65 @@ func (l *waitingLoad) String() string {
 		s += " (" + strings.Join(kinds, ", ") + "; first: " + strings.Join(l.samples, " | ") + ")"
 	}
 	return s
+}
+
+// alertUnit is the OnFailure= unit of TestCrashLoopRestartMode: it counts
+// how often the manager reports the service failed.
+const (
+	alertUnit  = "[Service]\nType=oneshot\nExecStart=/bin/sh -c 'echo failed >>/run/crash-alerts'\n"
+	alertsFile = "/run/crash-alerts"
+)
+
+// TestCrashLoopRestartMode: what RestartMode= changes in the shipped crash
+// loop. With normal (the default) every failed attempt passes through the
+// failed state, so OnFailure= fires while the loop goes on; with direct the
+// unit goes straight back to activating and OnFailure= never fires. The fd
+// store is kept either way.
+func TestCrashLoopRestartMode(t *testing.T) {
+	forEachSuite(t, restartSteps, 0, func(t *testing.T, su suite) {
+		const unit = "chi-server.service"
+		c := bootChiServer(t, su.name)
+		c.writeFile(t, "/etc/systemd/system/crash-alert.service", []byte(alertUnit), 0o644)
+		tests := []struct {
+			name       string
+			dropIn     string
+			wantAlerts bool
+		}{
+			{"RestartMode=normal", "[Unit]\nOnFailure=crash-alert.service\n", true},
+			{"RestartMode=direct", "[Unit]\nOnFailure=crash-alert.service\n[Service]\nRestartMode=direct\n", false},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				c.run("systemctl", "stop", unit)
+				c.must(t, "rm", "-f", alertsFile)
+				c.dropIn(t, unit, "e2e-restart-mode.conf", tt.dropIn)
+				c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
+				c.must(t, "systemctl", "start", unit)
+				mustGet(t, servicePort(), "/", defaultConfig().Greeting)
+				c.writeFile(t, "/usr/local/bin/chi-server", []byte(brokenBinary), 0o755)
+				c.run("systemctl", "restart", unit)
+				r := crashRun{port: servicePort()}
+				s := r.poll(t, c, unit, 5*time.Second)
+				out, _ := c.run("cat", alertsFile)
+				alerts := strings.Count(out, "failed")
+				c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
+				if !waitFor(15*time.Second, func() bool { return c.state(t, unit)["ActiveState"] == "active" }) {
+					t.Fatalf("not active within 15s of putting the example back")
+				}
+				t.Logf("systemd %d, %s: %s restarts in 5s, OnFailure= fired %d times, states %v, NFileDescriptorStore=0 in %d of %d polls",
+					su.systemd, tt.name, s["NRestarts"], alerts, r.states, r.storeEmpty, r.samples)
+				recordResult("crash-loop", "systemd %d | %s | %s restarts in 5s, OnFailure= fired %d times, states %s, NFileDescriptorStore=0 in %d of %d polls",
+					su.systemd, tt.name, s["NRestarts"], alerts, strings.Join(r.states, " > "), r.storeEmpty, r.samples)
+				if atoi(s["NRestarts"]) < 3 {
+					t.Fatalf("only %s automatic restarts in 5s: the crash loop did not run", s["NRestarts"])
+				}
+				if (alerts > 0) != tt.wantAlerts {
+					t.Errorf("OnFailure= fired %d times, want it to fire: %v", alerts, tt.wantAlerts)
+				}
+				if r.storeEmpty > 0 {
+					t.Errorf("NFileDescriptorStore=0 in %d of %d polls", r.storeEmpty, r.samples)
+				}
+			})
+		}
+	})
 }
