@@ -413,18 +413,21 @@ const (
 
 // TestCrashLoopRestartMode: what RestartMode= changes in the shipped crash
 // loop. With normal (the default) every failed attempt passes through the
-// failed state, so OnFailure= fires while the loop goes on; with direct the
-// unit goes straight back to activating and OnFailure= never fires. The fd
-// store is kept either way.
+// failed state, so OnFailure= fires while the loop goes on and `systemctl
+// restart` returns with the first failed start; with direct the unit goes
+// straight back to activating, OnFailure= never fires and `systemctl
+// restart` waits for a start that succeeds. The fd store is kept either way.
 func TestCrashLoopRestartMode(t *testing.T) {
 	forEachSuite(t, restartSteps, 0, func(t *testing.T, su suite) {
 		const unit = "chi-server.service"
 		c := bootChiServer(t, su.name)
 		c.writeFile(t, "/etc/systemd/system/crash-alert.service", []byte(alertUnit), 0o644)
 		tests := []struct {
-			name       string
-			dropIn     string
-			wantAlerts bool
+			name   string
+			dropIn string
+			// failed: each failed attempt passes through the failed state
+			// (OnFailure= fires, the restart job fails).
+			failed bool
 		}{
 			{"RestartMode=normal", "[Unit]\nOnFailure=crash-alert.service\n", true},
 			{"RestartMode=direct", "[Unit]\nOnFailure=crash-alert.service\n[Service]\nRestartMode=direct\n", false},
@@ -438,7 +441,13 @@ func TestCrashLoopRestartMode(t *testing.T) {
 				c.must(t, "systemctl", "start", unit)
 				mustGet(t, servicePort(), "/", defaultConfig().Greeting)
 				c.writeFile(t, "/usr/local/bin/chi-server", []byte(brokenBinary), 0o755)
-				c.run("systemctl", "restart", unit)
+				// Whether `systemctl restart` comes back while the loop goes on:
+				// its job fails with the first failed start (normal), or waits
+				// for a start that succeeds (direct). timeout(1) ends only the
+				// client; the job stays.
+				start := time.Now()
+				_, err := c.run("timeout", "3", "systemctl", "restart", unit)
+				returned := time.Since(start) < 3*time.Second
 				r := crashRun{port: servicePort()}
 				s := r.poll(t, c, unit, 5*time.Second)
 				out, _ := c.run("cat", alertsFile)
@@ -447,15 +456,18 @@ func TestCrashLoopRestartMode(t *testing.T) {
 				if !waitFor(15*time.Second, func() bool { return c.state(t, unit)["ActiveState"] == "active" }) {
 					t.Fatalf("not active within 15s of putting the example back")
 				}
-				t.Logf("systemd %d, %s: %s restarts in 5s, OnFailure= fired %d times, states %v, NFileDescriptorStore=0 in %d of %d polls",
-					su.systemd, tt.name, s["NRestarts"], alerts, r.states, r.storeEmpty, r.samples)
-				recordResult("crash-loop", "systemd %d | %s | %s restarts in 5s, OnFailure= fired %d times, states %s, NFileDescriptorStore=0 in %d of %d polls",
-					su.systemd, tt.name, s["NRestarts"], alerts, strings.Join(r.states, " > "), r.storeEmpty, r.samples)
+				t.Logf("systemd %d, %s: systemctl restart returned within 3s: %v (%v); %s restarts in 5s, OnFailure= fired %d times, states %v, NFileDescriptorStore=0 in %d of %d polls",
+					su.systemd, tt.name, returned, err, s["NRestarts"], alerts, r.states, r.storeEmpty, r.samples)
+				recordResult("crash-loop", "systemd %d | %s | systemctl restart returned within 3s: %v; %s restarts in 5s, OnFailure= fired %d times, states %s, NFileDescriptorStore=0 in %d of %d polls",
+					su.systemd, tt.name, returned, s["NRestarts"], alerts, strings.Join(r.states, " > "), r.storeEmpty, r.samples)
 				if atoi(s["NRestarts"]) < 3 {
 					t.Fatalf("only %s automatic restarts in 5s: the crash loop did not run", s["NRestarts"])
 				}
-				if (alerts > 0) != tt.wantAlerts {
-					t.Errorf("OnFailure= fired %d times, want it to fire: %v", alerts, tt.wantAlerts)
+				if (alerts > 0) != tt.failed {
+					t.Errorf("OnFailure= fired %d times, want it to fire: %v", alerts, tt.failed)
+				}
+				if returned != tt.failed {
+					t.Errorf("systemctl restart returned within 3s: %v, want %v", returned, tt.failed)
 				}
 				if r.storeEmpty > 0 {
 					t.Errorf("NFileDescriptorStore=0 in %d of %d polls", r.storeEmpty, r.samples)
