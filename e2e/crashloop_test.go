@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,9 @@ func TestCrashLoop(t *testing.T) {
 					c.must(t, "rm", "-f", dropIn)
 				}
 				c.must(t, "systemctl", "daemon-reload")
+				if tt.failFast {
+					checkHardened(t, c, unit, "fail-fast.conf")
+				}
 				c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
 				c.writeJSONConfig(t, resetConfig{defaultConfig(), crashResetAfter})
 				c.must(t, "systemctl", "start", unit)
@@ -184,6 +188,25 @@ func TestCrashLoopActivated(t *testing.T) {
 			})
 		}
 	})
+}
+
+// checkHardened checks unit with a drop-in applied: `systemd-analyze
+// verify` has nothing to say about it and the exposure stays at most
+// maxTLSExposure (1.0), as with the TLS drop-ins.
+func checkHardened(t *testing.T, c *container, unit, dropIn string) {
+	t.Helper()
+	if out, err := c.run("systemd-analyze", "verify", "/etc/systemd/system/"+unit); err != nil || strings.Contains(out, "chi-server") {
+		t.Errorf("systemd-analyze verify %s with %s: %v\n%s", unit, dropIn, err, out)
+	}
+	out, err := c.run("systemd-analyze", "security", "--no-pager", unit)
+	m := exposureRe.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("systemd-analyze security %s: %v, no overall exposure in:\n%s", unit, err, out)
+	}
+	t.Logf("%s with %s: exposure %s %s", unit, dropIn, m[1], m[2])
+	if score, _ := strconv.ParseFloat(m[1], 64); score > maxTLSExposure {
+		t.Errorf("%s with %s: exposure %.1f > %.1f", unit, dropIn, score, maxTLSExposure)
+	}
 }
 
 // checkBackoffReset checks, after the crash loop, the shipped backoff and
