@@ -281,7 +281,17 @@ func runCrashLoop(t *testing.T, c *container, unit string, port int, greeting st
 	t.Logf("systemctl restart into the broken binary: %v %s", err, strings.TrimSpace(out))
 	s := r.poll(t, c, unit, crashOutage)
 	r.final, r.result, r.restarts = s["ActiveState"], s["Result"], atoi(s["NRestarts"])
-	r.gaveUp = strings.Count(c.journal(t, unit), startLimitMsg) > limitHits
+	j := c.journal(t, unit)
+	r.gaveUp = strings.Count(j, startLimitMsg) > limitHits
+	if slices.Contains(r.results, "resources") {
+		// An attempt that failed before the program ran: say why.
+		for _, line := range strings.Split(j, "\n") {
+			if strings.Contains(line, "systemd[1]") && !strings.Contains(line, "pids.max") &&
+				(strings.Contains(line, "resources") || strings.Contains(line, "Failed to ") && !strings.Contains(line, "Failed to start")) {
+				t.Logf("manager: %s", line)
+			}
+		}
+	}
 
 	c.copyFile(t, chiServerBin, "/usr/local/bin/chi-server", 0o755)
 	fixed := time.Now()
