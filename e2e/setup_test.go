@@ -116,10 +116,11 @@ func atoi(s string) int {
 	return n
 }
 
-// allowRapidRestarts lifts the start rate limit (default: 5 starts in 10s,
-// manual ones included) for a unit that a test restarts 10 times in a few
-// seconds. The shipped units keep the default on purpose: it stops crash
-// loops.
+// allowRapidRestarts lifts the start rate limit (systemd's default: 5 starts
+// in 10s, manual ones included) for a unit that a test restarts 10 times in
+// a few seconds. The shipped units have none (a crash loop backs off
+// instead, see TestCrashLoop); the drop-in keeps the tests independent of
+// that choice.
 func (c *container) allowRapidRestarts(t testing.TB, unit string) {
 	t.Helper()
 	c.writeFile(t, "/etc/systemd/system/"+unit+".d/e2e-start-limit.conf",
