@@ -19,6 +19,8 @@ import (
 const (
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultIdleGrace    = 500 * time.Millisecond
+	// DefaultHeaderGrace is ServerConfig.HeaderGrace's default.
+	DefaultHeaderGrace = 50 * time.Millisecond
 	// DefaultReadHeaderTimeout is set on the http.Server NewServer
 	// creates when ServerConfig.Server is nil. It also bounds how long a
 	// connection that never sends a request can hold up a drain.
@@ -93,6 +95,18 @@ type ServerConfig struct {
 	// the drain waits for hijacked connections to be closed by their
 	// owners. Zero means DefaultIdleGrace (500ms).
 	IdleGrace time.Duration
+	// HeaderGrace is how long, counted from the start of the drain, a
+	// connection that has not sent a complete request header yet (one
+	// that sent nothing, a partial header, or a TLS handshake that has
+	// not completed) may still complete it; its request is then answered
+	// as usual. At the end of HeaderGrace such connections are closed,
+	// except (on Linux) those with bytes waiting in their socket buffer,
+	// which are read first: a client that trickles a header (slowloris)
+	// or connected without sending holds no drain beyond HeaderGrace. It
+	// has sent no request, so none is lost; a client whose first request
+	// was still on its way sees the connection closed before any byte of
+	// a response. Zero means DefaultHeaderGrace (50ms).
+	HeaderGrace time.Duration
 	// ConnStore, when set, hands idle HTTP/1 keep-alive connections to
 	// the fd store when the drain begins, instead of closing them, so
 	// that the next process serves them (see ListenConfig.ConnStore and
@@ -154,8 +168,8 @@ const (
 
 // NewServer checks cfg and prepares the server; nothing runs until Start.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 {
-		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, StopTimeout or ListenerCloseDelay")
+	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.HeaderGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 {
+		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, HeaderGrace, StopTimeout or ListenerCloseDelay")
 	}
 	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
 		return nil, errors.New("httpadapter: ServerConfig.TLS has no certificate")
@@ -168,6 +182,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.IdleGrace == 0 {
 		cfg.IdleGrace = DefaultIdleGrace
+	}
+	if cfg.HeaderGrace == 0 {
+		cfg.HeaderGrace = DefaultHeaderGrace
 	}
 	srv := cfg.Server
 	if srv == nil {
@@ -430,9 +447,17 @@ func (s *Server) Addr() net.Addr {
 //     for every server that closes idle connections, and clients retry
 //     idempotent requests because of it. The grace makes it need a
 //     client that sat idle for IdleGrace and then sent at that instant.
-//  7. Shutdown waits until every HTTP/1 connection has closed, except
-//     those that have sent nothing for 5 seconds, and for hijacked
-//     connections until their owners closed them or IdleGrace passed.
+//  7. Shutdown waits until every HTTP/1 connection has closed, and for
+//     hijacked connections until their owners closed them or IdleGrace
+//     passed. A connection that has not sent a complete request header
+//     (it sent nothing, part of a header, or has not completed its TLS
+//     handshake) may complete it during HeaderGrace, counted from the
+//     start of the drain, and is answered as in step 6. At the end of
+//     HeaderGrace it is closed, unless (on Linux) bytes are waiting in its
+//     socket buffer: those are read first, and it is closed once they
+//     leave it without a complete header. None of these had sent a
+//     complete request, so no request is lost (see
+//     ServerConfig.HeaderGrace).
 //     HTTP/2 connections are not waited for here: they go on serving
 //     their streams.
 //  8. http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
@@ -448,7 +473,8 @@ func (s *Server) Addr() net.Addr {
 //     acknowledged the GOAWAY, and the client closes its side.
 //  9. Hijacked connections still open are closed, and the log line
 //     saying the drain ended counts them, with the connections handed
-//     over, answered with "Connection: close" and closed while idle.
+//     over, answered with "Connection: close", closed while idle and
+//     closed without a complete request header.
 //
 // The drain ends at the earlier of ctx's deadline and DrainTimeout after
 // it began (step 3). If connections are still open then, they are closed
@@ -540,14 +566,18 @@ func (s *Server) drain(parent context.Context) error {
 	handed := s.handOver(ctx, unaccepted)
 
 	// 6 and 7. Wait for the HTTP/1 connections, closing each idle one
-	// once it has been idle for IdleGrace, and give hijacked connections
-	// their grace.
+	// once it has been idle for IdleGrace and each one without a complete
+	// request header once HeaderGrace has passed, and give hijacked
+	// connections their grace.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	closedIdle := 0
+	closedIdle, headerless := 0, 0
 	for {
 		now := time.Now()
 		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
+		if now.Sub(start) >= s.cfg.HeaderGrace {
+			headerless += s.conn.closeHeaderless()
+		}
 		c := s.conn.counts(now)
 		if c.waitFor() == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break
@@ -579,7 +609,7 @@ func (s *Server) drain(parent context.Context) error {
 	// 9. Hijacked connections their owners left open.
 	n := s.conn.closeHijacked()
 	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
-		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "hijacked_closed", n)
+		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "headerless_closed", headerless, "hijacked_closed", n)
 	return nil
 }
 
