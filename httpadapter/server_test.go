@@ -176,9 +176,9 @@ func TestServerShutdownSendsStoppingFirst(t *testing.T) {
 
 // TestServerAnswersAcceptedSilentConnection is the case that
 // http.Server.Shutdown alone gets wrong: a connection accepted before
-// the drain whose request arrives after it began.
+// the drain whose request arrives after it began (within HeaderGrace).
 func TestServerAnswersAcceptedSilentConnection(t *testing.T) {
-	s, addr := startServer(t, ServerConfig{Handler: okHandler(), Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{Handler: okHandler(), Ready: ReadyByCaller, HeaderGrace: time.Second})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
