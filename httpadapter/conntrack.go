@@ -335,14 +335,15 @@ func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (
 }
 
 // closeHeaderless ends the connections that have not sent a complete
-// request header, once the drain's HeaderGrace has passed: those net/http
-// still reads a first header from (it has reported nothing since
-// StateNew; a TLS connection stays there until its handshake and its
-// header are done) and those an earlier process handed over that have
-// sent part of a header since. A connection with bytes waiting in its
-// socket buffer is left to read them; a later call ends it if they did
-// not complete its header. It returns how many it ended for the first
-// time.
+// request header (those net/http still reads a first header from: it has
+// reported nothing since StateNew, and a TLS connection stays there until
+// its handshake and its header are done; and those an earlier process
+// handed over that have sent part of a header since) once grace has
+// passed since the drain began (notBefore), or earlier once one has
+// received nothing for grace (as far as the kernel tells). A connection
+// with bytes waiting in its socket buffer is left to read them; a later
+// call ends it if they did not complete its header. It returns how many
+// it ended for the first time.
 //
 // It puts the socket's read deadline in the past instead of closing it:
 // net/http's blocked read of the header (or the TLS handshake's) fails at
@@ -352,7 +353,8 @@ func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (
 // own deadline after this one when its goroutine for the connection has
 // only just started: calls are repeated on every tick of the drain while
 // the connection stays.
-func (t *connTracker) closeHeaderless() (n int) {
+func (t *connTracker) closeHeaderless(now, notBefore time.Time, grace time.Duration) (n int) {
+	atBound := now.Sub(notBefore) >= grace
 	t.conns.Range(func(k, v any) bool {
 		r := v.(*connRecord)
 		pc, _ := k.(*parkConn)
@@ -361,6 +363,11 @@ func (t *connTracker) closeHeaderless() (n int) {
 			return true
 		}
 		c := k.(net.Conn)
+		if !atBound {
+			if quiet, ok := quietFor(c); !ok || quiet < grace {
+				return true // may still be sending
+			}
+		}
 		if pendingInput(c) {
 			return true // bytes on their way to net/http
 		}

@@ -23,8 +23,9 @@ var headerlessRe = regexp.MustCompile(`headerless_closed=(\d+)`)
 // TestDrainClosesHeaderlessAtGrace: connections that have not sent a
 // complete request header (slowloris: a partial header; silent ones; over
 // TLS a partial or missing ClientHello, and a completed handshake with a
-// partial header) hold the drain only until HeaderGrace after it began:
-// they are closed then without a response. DrainTimeout is shorter than
+// partial header) hold the drain only until HeaderGrace after it began
+// (or less, once quiet for HeaderGrace): they are closed then without a
+// response. DrainTimeout is shorter than
 // the 5 s after which such connections used to stop being waited for, so
 // a drain that waits for them fails with ErrDrainTimeout. A request
 // complete just before the drain, and a header completed during the grace
@@ -108,7 +109,6 @@ func TestDrainClosesHeaderlessAtGrace(t *testing.T) {
 			waitConns(t, s, len(headerless)+2)
 			write(early, "GET / HTTP/1.1\r\nHost: x\r\n\r\n") // complete just before the drain
 
-			start := time.Now()
 			errc := make(chan error, 1)
 			go func() { errc <- s.Shutdown(context.Background()) }()
 			<-s.Draining()
@@ -127,9 +127,6 @@ func TestDrainClosesHeaderlessAtGrace(t *testing.T) {
 			}
 			if err := <-errc; err != nil {
 				t.Fatalf("Shutdown() = %v, want nil: the connections without a complete header held the drain", err)
-			}
-			if took := time.Since(start); took < grace {
-				t.Errorf("drain took %v, less than HeaderGrace %v", took, grace)
 			}
 			for i, c := range headerless {
 				_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))

@@ -95,17 +95,19 @@ type ServerConfig struct {
 	// the drain waits for hijacked connections to be closed by their
 	// owners. Zero means DefaultIdleGrace (500ms).
 	IdleGrace time.Duration
-	// HeaderGrace is how long, counted from the start of the drain, a
-	// connection that has not sent a complete request header yet (one
-	// that sent nothing, a partial header, or a TLS handshake that has
-	// not completed) may still complete it; its request is then answered
-	// as usual. At the end of HeaderGrace such connections are closed,
-	// except (on Linux) those with bytes waiting in their socket buffer,
-	// which are read first: a client that trickles a header (slowloris)
-	// or connected without sending holds no drain beyond HeaderGrace. It
-	// has sent no request, so none is lost; a client whose first request
-	// was still on its way sees the connection closed before any byte of
-	// a response. Zero means DefaultHeaderGrace (50ms).
+	// HeaderGrace bounds how long a connection that has not sent a
+	// complete request header yet (one that sent nothing, a partial
+	// header, or a TLS handshake that has not completed) holds the drain:
+	// it is closed at the latest HeaderGrace after the drain began, and
+	// on Linux as soon as it has received nothing for HeaderGrace. A
+	// header completed before then is answered as usual. Connections with
+	// bytes waiting in their socket buffer (on Linux) are left to read
+	// them first. So a client that trickles a header (slowloris) or
+	// connected without sending holds no drain beyond HeaderGrace, and
+	// usually not at all. Such a client has sent no request, so none is
+	// lost; one whose first request was still on its way sees the
+	// connection closed before any byte of a response. Zero means
+	// DefaultHeaderGrace (50ms).
 	HeaderGrace time.Duration
 	// ConnStore, when set, hands idle HTTP/1 keep-alive connections to
 	// the fd store when the drain begins, instead of closing them, so
@@ -451,12 +453,12 @@ func (s *Server) Addr() net.Addr {
 //     hijacked connections until their owners closed them or IdleGrace
 //     passed. A connection that has not sent a complete request header
 //     (it sent nothing, part of a header, or has not completed its TLS
-//     handshake) may complete it during HeaderGrace, counted from the
-//     start of the drain, and is answered as in step 6. At the end of
-//     HeaderGrace it is closed, unless (on Linux) bytes are waiting in its
-//     socket buffer: those are read first, and it is closed once they
-//     leave it without a complete header. None of these had sent a
-//     complete request, so no request is lost (see
+//     handshake) is closed once it has received nothing for HeaderGrace
+//     (on Linux) and at the latest HeaderGrace after the drain began; a
+//     header it completes before is answered as in step 6. Bytes waiting
+//     in its socket buffer (on Linux) are read first, and it is closed
+//     once they leave it without a complete header. None of these had
+//     sent a complete request, so no request is lost (see
 //     ServerConfig.HeaderGrace).
 //     HTTP/2 connections are not waited for here: they go on serving
 //     their streams.
@@ -567,17 +569,15 @@ func (s *Server) drain(parent context.Context) error {
 
 	// 6 and 7. Wait for the HTTP/1 connections, closing each idle one
 	// once it has been idle for IdleGrace and each one without a complete
-	// request header once HeaderGrace has passed, and give hijacked
-	// connections their grace.
+	// request header once it has been quiet for HeaderGrace, and give
+	// hijacked connections their grace.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	closedIdle, headerless := 0, 0
 	for {
 		now := time.Now()
 		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
-		if now.Sub(start) >= s.cfg.HeaderGrace {
-			headerless += s.conn.closeHeaderless()
-		}
+		headerless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace)
 		c := s.conn.counts(now)
 		if c.waitFor() == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break

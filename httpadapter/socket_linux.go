@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"net"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +28,22 @@ func sendQueueEmpty(c net.Conn) bool {
 		return false
 	}
 	return n == 0
+}
+
+// quietFor returns how long c has received no data (tcpi_last_data_recv;
+// for a connection that never received any, since it was established).
+func quietFor(c net.Conn) (time.Duration, bool) {
+	var ms uint32
+	var ierr error
+	if err := control(c, func(fd uintptr) {
+		var info *unix.TCPInfo
+		if info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); ierr == nil {
+			ms = info.Last_data_recv
+		}
+	}); err != nil || ierr != nil {
+		return 0, false
+	}
+	return time.Duration(ms) * time.Millisecond, true
 }
 
 // bytesAcked returns how many bytes written to c the peer has
