@@ -334,6 +334,13 @@ func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (
 	return closed
 }
 
+// quietLong reports whether c has received nothing for at least d, as
+// far as the kernel tells.
+func quietLong(c net.Conn, d time.Duration) bool {
+	q, ok := quietFor(c)
+	return ok && q >= d
+}
+
 // closeHeaderless ends the connections that have not sent a complete
 // request header (those net/http still reads a first header from: it has
 // reported nothing since StateNew, and a TLS connection stays there until
@@ -363,12 +370,10 @@ func (t *connTracker) closeHeaderless(now, notBefore time.Time, grace time.Durat
 			return true
 		}
 		c := k.(net.Conn)
-		if !atBound {
-			if quiet, ok := quietFor(c); !ok || quiet < grace {
-				return true // may still be sending
-			}
-		}
-		if pendingInput(c) {
+		switch {
+		case !atBound && !quietLong(c, grace):
+			return true // may still be sending
+		case pendingInput(c):
 			return true // bytes on their way to net/http
 		}
 		if nc, ok := c.(interface{ NetConn() net.Conn }); ok {

@@ -255,4 +255,47 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
+	// issue 16: drain
+	{
+		name: "drain: connections without a complete request header never closed",
+		edits: []edit{
+			{"httpadapter/server.go", "\t\theaderless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace)\n", ""},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: headerless connections closed at the drain's start, no HeaderGrace",
+		edits: []edit{
+			{"httpadapter/conntrack.go", "\tatBound := now.Sub(notBefore) >= grace\n", "\tatBound := true\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: quiet headerless connections wait for the whole HeaderGrace",
+		edits: []edit{
+			{"httpadapter/conntrack.go", "\t\tcase !atBound && !quietLong(c, grace):", "\t\tcase !atBound:"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: headerless connections closed with request bytes waiting",
+		edits: []edit{
+			{"httpadapter/conntrack.go", "\t\tcase pendingInput(c):", "\t\tcase false:"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: a proxy pool's connection never parked after its background read took a byte",
+		edits: []edit{
+			{"httpadapter/park.go", "\t\tc.pipeline.Store(false)\n", ""},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: parked while net/http holds the next request's first byte",
+		edits: []edit{
+			{"httpadapter/park.go", "\tc.read.Store(0)\n\tc.phase.Store(phaseIdle)", "\tc.read.Store(0)\n\tc.pipeline.Store(false)\n\tc.phase.Store(phaseIdle)"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
 }
