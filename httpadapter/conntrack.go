@@ -334,23 +334,31 @@ func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (
 	return closed
 }
 
-// quietLong reports whether c has received nothing for at least d, as
-// far as the kernel tells.
-func quietLong(c net.Conn, d time.Duration) bool {
-	q, ok := quietFor(c)
-	return ok && q >= d
+// headerTimeUp reports whether a connection without a complete request
+// header, since into the drain, has had its time. One that has sent part
+// of a header (known on Linux, for plain TCP: the handshake bytes of a
+// TLS connection say nothing) has it once it has received nothing for
+// headerGrace, and at the latest headerGrace into the drain. Any other,
+// one that has sent nothing (its request may be on its way) or a TLS one,
+// has it idleGrace into the drain, as an idle keep-alive connection.
+func headerTimeUp(c net.Conn, since, headerGrace, idleGrace time.Duration) bool {
+	if _, isTLS := c.(*tls.Conn); !isTLS {
+		if got, quiet, ok := received(c); ok && got {
+			return since >= headerGrace || quiet >= headerGrace
+		}
+	}
+	return since >= idleGrace
 }
 
 // closeHeaderless ends the connections that have not sent a complete
 // request header (those net/http still reads a first header from: it has
 // reported nothing since StateNew, and a TLS connection stays there until
 // its handshake and its header are done; and those an earlier process
-// handed over that have sent part of a header since) once grace has
-// passed since the drain began (notBefore), or earlier once one has
-// received nothing for grace (as far as the kernel tells). A connection
-// with bytes waiting in its socket buffer is left to read them; a later
-// call ends it if they did not complete its header. It returns how many
-// it ended for the first time.
+// handed over that have sent part of a header since) once their time is
+// up (headerTimeUp; the drain began at notBefore). A connection with
+// bytes waiting in its socket buffer is left to read them; a later call
+// ends it if they did not complete its header. It returns how many it
+// ended for the first time.
 //
 // It puts the socket's read deadline in the past instead of closing it:
 // net/http's blocked read of the header (or the TLS handshake's) fails at
@@ -360,8 +368,8 @@ func quietLong(c net.Conn, d time.Duration) bool {
 // own deadline after this one when its goroutine for the connection has
 // only just started: calls are repeated on every tick of the drain while
 // the connection stays.
-func (t *connTracker) closeHeaderless(now, notBefore time.Time, grace time.Duration) (n int) {
-	atBound := now.Sub(notBefore) >= grace
+func (t *connTracker) closeHeaderless(now, notBefore time.Time, headerGrace, idleGrace time.Duration) (n int) {
+	since := now.Sub(notBefore)
 	t.conns.Range(func(k, v any) bool {
 		r := v.(*connRecord)
 		pc, _ := k.(*parkConn)
@@ -371,7 +379,7 @@ func (t *connTracker) closeHeaderless(now, notBefore time.Time, grace time.Durat
 		}
 		c := k.(net.Conn)
 		switch {
-		case !atBound && !quietLong(c, grace):
+		case !headerTimeUp(c, since, headerGrace, idleGrace):
 			return true // may still be sending
 		case pendingInput(c):
 			return true // bytes on their way to net/http

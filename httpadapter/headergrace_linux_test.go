@@ -61,17 +61,17 @@ func TestCloseHeaderlessWaitsForPendingInput(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if n := tr.closeHeaderless(time.Now(), time.Time{}, 0); n != 0 {
+	if n := tr.closeHeaderless(time.Now(), time.Time{}, 0, 0); n != 0 {
 		t.Fatalf("closeHeaderless() = %d with request bytes waiting, want 0", n)
 	}
 	buf := make([]byte, 64)
 	if n, err := server.Read(buf); err != nil || n == 0 {
 		t.Fatalf("reading the waiting bytes: %d, %v", n, err)
 	}
-	if n := tr.closeHeaderless(time.Now(), time.Time{}, 0); n != 1 {
+	if n := tr.closeHeaderless(time.Now(), time.Time{}, 0, 0); n != 1 {
 		t.Fatalf("closeHeaderless() = %d once the partial header was read, want 1", n)
 	}
-	if n := tr.closeHeaderless(time.Now(), time.Time{}, 0); n != 0 {
+	if n := tr.closeHeaderless(time.Now(), time.Time{}, 0, 0); n != 0 {
 		t.Fatalf("closeHeaderless() counted the same connection again: %d", n)
 	}
 	if _, err := server.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
@@ -87,46 +87,52 @@ func TestCloseHeaderlessWaitsForPendingInput(t *testing.T) {
 	}
 }
 
-// TestDrainClosesQuietHeaderlessFirst: a connection without a complete
-// header that has received nothing for HeaderGrace when the drain begins
-// is closed at once; one that sent part of a header just before keeps
-// its grace, counted from the drain's start.
+// TestDrainClosesQuietHeaderlessFirst: a connection with a partial header
+// that has received nothing for HeaderGrace when the drain begins is
+// closed at once; one that sent part of a header just before keeps its
+// grace, counted from the drain's start, and one that has sent nothing
+// (however long ago it connected) keeps IdleGrace, also from the drain's
+// start.
 func TestDrainClosesQuietHeaderlessFirst(t *testing.T) {
 	const grace = 300 * time.Millisecond
 	s, addr := startServer(t, ServerConfig{
 		Handler:     okHandler(),
 		Ready:       ReadyByCaller,
 		HeaderGrace: grace,
+		IdleGrace:   grace,
 		Server:      &http.Server{ReadHeaderTimeout: time.Minute},
 	})
-	dial := func() net.Conn {
+	dial := func(partial bool) net.Conn {
 		t.Helper()
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { c.Close() })
-		if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")); err != nil {
-			t.Fatal(err)
+		if partial {
+			if _, err := c.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n")); err != nil {
+				t.Fatal(err)
+			}
 		}
 		return c
 	}
 	var quiet []net.Conn
 	for range 5 {
-		quiet = append(quiet, dial())
+		quiet = append(quiet, dial(true))
 	}
-	waitConns(t, s, len(quiet))
+	silent := dial(false)
+	waitConns(t, s, len(quiet)+1)
 	// Until the kernel says they have been quiet for the grace.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		n := 0
 		s.conn.conns.Range(func(k, _ any) bool {
-			if q, ok := quietFor(k.(net.Conn)); ok && q >= grace {
+			if got, q, ok := received(k.(net.Conn)); ok && got && q >= grace {
 				n++
 			}
 			return true
 		})
-		if n == len(quiet) {
+		if n == len(quiet) { // and the silent one as long
 			break
 		}
 		if time.Now().After(deadline) {
@@ -134,8 +140,8 @@ func TestDrainClosesQuietHeaderlessFirst(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	recent := dial()
-	waitConns(t, s, len(quiet)+1)
+	recent := dial(true)
+	waitConns(t, s, len(quiet)+2)
 
 	errc := make(chan error, 1)
 	go func() { errc <- s.Shutdown(context.Background()) }()
@@ -147,15 +153,19 @@ func TestDrainClosesQuietHeaderlessFirst(t *testing.T) {
 			t.Fatalf("quiet connection %d: read %d, %v; want closed", i, n, err)
 		}
 	}
-	_ = recent.SetReadDeadline(time.Now().Add(time.Millisecond))
-	if _, err := recent.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("the connection that sent just before the drain: %v, want still open when the quiet ones were closed", err)
+	for name, c := range map[string]net.Conn{"partial header just before the drain": recent, "silent": silent} {
+		_ = c.SetReadDeadline(time.Now().Add(time.Millisecond))
+		if _, err := c.Read(buf); !errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s: %v, want still open when the quiet ones were closed", name, err)
+		}
 	}
 	if err := <-errc; err != nil {
 		t.Fatal(err)
 	}
-	_ = recent.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := recent.Read(buf); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-		t.Fatalf("after the drain: read %d, %v; want closed", n, err)
+	for name, c := range map[string]net.Conn{"partial header just before the drain": recent, "silent": silent} {
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.Read(buf); n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+			t.Fatalf("%s, after the drain: read %d, %v; want closed", name, n, err)
+		}
 	}
 }

@@ -24,8 +24,8 @@ var headerlessRe = regexp.MustCompile(`headerless_closed=(\d+)`)
 // complete request header (slowloris: a partial header; silent ones; over
 // TLS a partial or missing ClientHello, and a completed handshake with a
 // partial header) hold the drain only until HeaderGrace after it began
-// (or less, once quiet for HeaderGrace): they are closed then without a
-// response. DrainTimeout is shorter than
+// (partial headers, or less once quiet for HeaderGrace) or IdleGrace
+// (silent and TLS ones): they are closed then without a response. DrainTimeout is shorter than
 // the 5 s after which such connections used to stop being waited for, so
 // a drain that waits for them fails with ErrDrainTimeout. A request
 // complete just before the drain, and a header completed during the grace
@@ -51,6 +51,7 @@ func TestDrainClosesHeaderlessAtGrace(t *testing.T) {
 				Handler:      okHandler(),
 				Ready:        ReadyByCaller,
 				HeaderGrace:  grace,
+				IdleGrace:    grace, // the silent ones' and TLS ones'
 				DrainTimeout: drainMax,
 				Server:       &http.Server{ReadHeaderTimeout: time.Minute, ErrorLog: quietLog},
 				Logger:       slog.New(slog.NewTextHandler(&logs, nil)),

@@ -95,19 +95,19 @@ type ServerConfig struct {
 	// the drain waits for hijacked connections to be closed by their
 	// owners. Zero means DefaultIdleGrace (500ms).
 	IdleGrace time.Duration
-	// HeaderGrace bounds how long a connection that has not sent a
-	// complete request header yet (one that sent nothing, a partial
-	// header, or a TLS handshake that has not completed) holds the drain:
-	// it is closed at the latest HeaderGrace after the drain began, and
-	// on Linux as soon as it has received nothing for HeaderGrace. A
-	// header completed before then is answered as usual. Connections with
-	// bytes waiting in their socket buffer (on Linux) are left to read
-	// them first. So a client that trickles a header (slowloris) or
-	// connected without sending holds no drain beyond HeaderGrace, and
-	// usually not at all. Such a client has sent no request, so none is
-	// lost; one whose first request was still on its way sees the
-	// connection closed before any byte of a response. Zero means
-	// DefaultHeaderGrace (50ms).
+	// HeaderGrace bounds how long a connection that has sent part of a
+	// request header and no more (slowloris) holds the drain: it is
+	// closed once it has received nothing for HeaderGrace, and at the
+	// latest HeaderGrace after the drain began. A connection that has
+	// sent nothing yet (its first request may be on its way), and a TLS
+	// connection without a complete header (its handshake may be under
+	// way), is given IdleGrace from the start of the drain instead, as an
+	// idle keep-alive connection. Outside Linux, which tells the two
+	// apart, every such connection is given IdleGrace. A header completed
+	// before then is answered as usual, and bytes waiting in the socket
+	// buffer (on Linux) are read before a connection is closed. None of
+	// these connections carried a complete request, so no request is
+	// lost. Zero means DefaultHeaderGrace (50ms).
 	HeaderGrace time.Duration
 	// ConnStore, when set, hands idle HTTP/1 keep-alive connections to
 	// the fd store when the drain begins, instead of closing them, so
@@ -453,13 +453,13 @@ func (s *Server) Addr() net.Addr {
 //     hijacked connections until their owners closed them or IdleGrace
 //     passed. A connection that has not sent a complete request header
 //     (it sent nothing, part of a header, or has not completed its TLS
-//     handshake) is closed once it has received nothing for HeaderGrace
-//     (on Linux) and at the latest HeaderGrace after the drain began; a
-//     header it completes before is answered as in step 6. Bytes waiting
-//     in its socket buffer (on Linux) are read first, and it is closed
-//     once they leave it without a complete header. None of these had
-//     sent a complete request, so no request is lost (see
-//     ServerConfig.HeaderGrace).
+//     handshake) is closed when its time is up: one that sent part of a
+//     header once it has received nothing for HeaderGrace, at the latest
+//     HeaderGrace after the drain began; one that sent nothing, or a TLS
+//     one, IdleGrace after the drain began. A header it completes before
+//     is answered as in step 6. Bytes waiting in its socket buffer (on
+//     Linux) are read first. None of these had sent a complete request,
+//     so no request is lost (see ServerConfig.HeaderGrace).
 //     HTTP/2 connections are not waited for here: they go on serving
 //     their streams.
 //  8. http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
@@ -577,7 +577,7 @@ func (s *Server) drain(parent context.Context) error {
 	for {
 		now := time.Now()
 		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
-		headerless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace)
+		headerless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace, s.cfg.IdleGrace)
 		c := s.conn.counts(now)
 		if c.waitFor() == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break

@@ -176,9 +176,9 @@ func TestServerShutdownSendsStoppingFirst(t *testing.T) {
 
 // TestServerAnswersAcceptedSilentConnection is the case that
 // http.Server.Shutdown alone gets wrong: a connection accepted before
-// the drain whose request arrives after it began (within HeaderGrace).
+// the drain whose request arrives after it began.
 func TestServerAnswersAcceptedSilentConnection(t *testing.T) {
-	s, addr := startServer(t, ServerConfig{Handler: okHandler(), Ready: ReadyByCaller, HeaderGrace: time.Second})
+	s, addr := startServer(t, ServerConfig{Handler: okHandler(), Ready: ReadyByCaller})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

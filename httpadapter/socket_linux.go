@@ -30,20 +30,21 @@ func sendQueueEmpty(c net.Conn) bool {
 	return n == 0
 }
 
-// quietFor returns how long c has received no data (tcpi_last_data_recv;
-// for a connection that never received any, since it was established).
-func quietFor(c net.Conn) (time.Duration, bool) {
-	var ms uint32
+// received reports whether c has received any data, and for how long it
+// has received none (tcpi_bytes_received, Linux 4.1 and later, and
+// tcpi_last_data_recv).
+func received(c net.Conn) (got bool, quiet time.Duration, ok bool) {
 	var ierr error
 	if err := control(c, func(fd uintptr) {
 		var info *unix.TCPInfo
 		if info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); ierr == nil {
-			ms = info.Last_data_recv
+			got = info.Bytes_received > 0
+			quiet = time.Duration(info.Last_data_recv) * time.Millisecond
 		}
 	}); err != nil || ierr != nil {
-		return 0, false
+		return false, 0, false
 	}
-	return time.Duration(ms) * time.Millisecond, true
+	return got, quiet, true
 }
 
 // bytesAcked returns how many bytes written to c the peer has

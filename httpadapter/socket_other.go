@@ -15,9 +15,9 @@ func pendingInput(net.Conn) bool { return false }
 // own GOAWAY timeout.
 func sendQueueEmpty(net.Conn) bool { return false }
 
-// quietFor cannot tell here: connections without a complete request
-// header are closed at the end of HeaderGrace.
-func quietFor(net.Conn) (time.Duration, bool) { return 0, false }
+// received cannot tell here: every connection without a complete request
+// header is given IdleGrace.
+func received(net.Conn) (got bool, quiet time.Duration, ok bool) { return false, 0, false }
 
 // bytesAcked cannot tell here.
 func bytesAcked(net.Conn) (uint64, bool) { return 0, false }

@@ -259,21 +259,28 @@ var mutations = []mutation{
 	{
 		name: "drain: connections without a complete request header never closed",
 		edits: []edit{
-			{"httpadapter/server.go", "\t\theaderless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace)\n", ""},
+			{"httpadapter/server.go", "\t\theaderless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace, s.cfg.IdleGrace)\n", ""},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
 	{
-		name: "drain: headerless connections closed at the drain's start, no HeaderGrace",
+		name: "drain: partial-header connections closed at the drain's start, no HeaderGrace",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "\tatBound := now.Sub(notBefore) >= grace\n", "\tatBound := true\n"},
+			{"httpadapter/conntrack.go", "return since >= headerGrace || quiet >= headerGrace", "return since >= 0 || quiet >= headerGrace"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
 	{
-		name: "drain: quiet headerless connections wait for the whole HeaderGrace",
+		name: "drain: silent new connections closed at the drain's start, no IdleGrace",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "\t\tcase !atBound && !quietLong(c, grace):", "\t\tcase !atBound:"},
+			{"httpadapter/conntrack.go", "\treturn since >= idleGrace\n", "\treturn true\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: quiet partial-header connections wait for the whole HeaderGrace",
+		edits: []edit{
+			{"httpadapter/conntrack.go", "since >= headerGrace || quiet >= headerGrace", "since >= headerGrace || quiet < 0"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
