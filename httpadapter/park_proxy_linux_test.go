@@ -46,7 +46,12 @@ func TestDrainHandsOverProxyPoolConnection(t *testing.T) {
 			<-sent
 			// Wait until net/http's background read took the next
 			// request's first byte.
+			deadline := time.Now().Add(5 * time.Second)
 			for !backgroundByteTaken(old) {
+				if time.Now().After(deadline) {
+					t.Error("net/http's background read never took the next request's first byte: the test no longer reproduces what nginx does")
+					return
+				}
 				time.Sleep(time.Millisecond)
 			}
 		}),

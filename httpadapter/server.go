@@ -22,8 +22,9 @@ const (
 	// DefaultHeaderGrace is ServerConfig.HeaderGrace's default.
 	DefaultHeaderGrace = 50 * time.Millisecond
 	// DefaultReadHeaderTimeout is set on the http.Server NewServer
-	// creates when ServerConfig.Server is nil. It also bounds how long a
-	// connection that never sends a request can hold up a drain.
+	// creates when ServerConfig.Server is nil. (During a drain,
+	// HeaderGrace and IdleGrace bound connections without a complete
+	// request header much sooner.)
 	DefaultReadHeaderTimeout = 10 * time.Second
 )
 
