@@ -56,6 +56,7 @@ type connRecord struct {
 	idleSince atomic.Int64 // UnixNano; set only while draining
 	since     time.Time    // accepted; read only while state is StateNew
 	goaway    atomic.Bool  // HTTP/2: a response during the drain asked for GOAWAY
+	cut       atomic.Bool  // closeHeaderless ended its header read
 	finSent   atomic.Bool  // HTTP/2: half-closed by finishGoneAway
 	// HTTP/2, idle when http.Server.Shutdown began: the bytes the peer
 	// had acknowledged then, plus one (0: not taken). More acknowledged
@@ -331,4 +332,65 @@ func (t *connTracker) closeIdle(now, notBefore time.Time, grace time.Duration) (
 		return true
 	})
 	return closed
+}
+
+// headerTimeUp reports whether a connection without a complete request
+// header, since into the drain, has had its time. One that has sent part
+// of a header (known on Linux, for plain TCP: the handshake bytes of a
+// TLS connection say nothing) has it once it has received nothing for
+// headerGrace, and at the latest headerGrace into the drain. Any other,
+// one that has sent nothing (its request may be on its way) or a TLS one,
+// has it idleGrace into the drain, as an idle keep-alive connection.
+func headerTimeUp(c net.Conn, since, headerGrace, idleGrace time.Duration) bool {
+	if _, isTLS := c.(*tls.Conn); !isTLS {
+		if got, quiet, ok := received(c); ok && got {
+			return since >= headerGrace || quiet >= headerGrace
+		}
+	}
+	return since >= idleGrace
+}
+
+// closeHeaderless ends the connections that have not sent a complete
+// request header (those net/http still reads a first header from: it has
+// reported nothing since StateNew, and a TLS connection stays there until
+// its handshake and its header are done; and those an earlier process
+// handed over that have sent part of a header since) once their time is
+// up (headerTimeUp; the drain began at notBefore). A connection with
+// bytes waiting in its socket buffer is left to read them; a later call
+// ends it if they did not complete its header. It returns how many it
+// ended for the first time.
+//
+// It puts the socket's read deadline in the past instead of closing it:
+// net/http's blocked read of the header (or the TLS handshake's) fails at
+// once and net/http closes the connection quietly, while a header that
+// net/http has just read in full, not yet reported as StateActive, is
+// still answered (only its next read would fail). net/http may set its
+// own deadline after this one when its goroutine for the connection has
+// only just started: calls are repeated on every tick of the drain while
+// the connection stays.
+func (t *connTracker) closeHeaderless(now, notBefore time.Time, headerGrace, idleGrace time.Duration) (n int) {
+	since := now.Sub(notBefore)
+	t.conns.Range(func(k, v any) bool {
+		r := v.(*connRecord)
+		pc, _ := k.(*parkConn)
+		if http.ConnState(r.state.Load()) != http.StateNew || betweenRequests(r, pc) ||
+			connProto(r.proto.Load()) != protoUnknown {
+			return true
+		}
+		c := k.(net.Conn)
+		switch {
+		case !headerTimeUp(c, since, headerGrace, idleGrace):
+			return true // may still be sending
+		case pendingInput(c):
+			return true // bytes on their way to net/http
+		}
+		if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+			c = nc.NetConn() // under TLS or a parkConn: no deadline bookkeeping of theirs
+		}
+		if c.SetReadDeadline(time.Unix(1, 0)) == nil && r.cut.CompareAndSwap(false, true) {
+			n++
+		}
+		return true
+	})
+	return n
 }

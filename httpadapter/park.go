@@ -32,9 +32,14 @@ import (
 // pipelines (sends a request before the previous response arrived) may
 // have bytes in net/http's buffers that the socket no longer holds; a
 // connection on which net/http's one-byte background read returned data
-// is never parked. A pipelined request of which net/http read exactly one
-// to three bytes into its buffer along with the previous request is not
-// detectable here; HTTP clients in use today do not pipeline.
+// is not parked until the request that byte began has been read. A
+// reverse proxy's keep-alive pool (nginx's upstream keepalive) does that
+// often without pipelining: it sends the next request as soon as it has
+// the response, and the request's first byte arrives while net/http,
+// the response flushed, has not yet ended that read. A pipelined request
+// of which net/http read exactly one to three bytes into its buffer along
+// with the previous request is not detectable here; HTTP clients in use
+// today do not pipeline.
 
 // parkListener wraps the connections l accepts in parkConns.
 type parkListener struct{ net.Listener }
@@ -108,7 +113,7 @@ type parkConn struct {
 	state    atomic.Int32
 	phase    atomic.Int32
 	read     atomic.Int64  // bytes read since StateIdle
-	pipeline atomic.Bool   // a byte came in while a request was served
+	pipeline atomic.Bool   // a byte came in while a request was served; cleared when the next request is read
 	failed   error         // guarded by mu: the read error the park caused; later reads fail with it
 	released chan struct{} // made by park; closed when parked or aborted
 }
@@ -163,6 +168,11 @@ func (c *parkConn) SetReadDeadline(t time.Time) error {
 		c.phase.Store(phaseWaiting)
 	case phaseWaiting:
 		c.phase.Store(phaseRequest) // the next request's deadline
+		// net/http has its first bytes (the wait for it peeks four),
+		// the background read's byte first: net/http holds no byte of a
+		// later request once this one is answered, unless its own
+		// background read takes one again.
+		c.pipeline.Store(false)
 		if c.failed == nil && c.state.CompareAndSwap(parkAsked, parkAborted) {
 			close(c.released)
 		}

@@ -193,3 +193,50 @@ func waitReleased(t *testing.T, pc *parkConn) {
 		t.Fatal("the park never ended: neither parked nor aborted")
 	}
 }
+
+// TestParkAfterBackgroundByte: a byte net/http's background read takes
+// while a request is served begins the next request (a proxy's pool
+// sends it as soon as it has the response). The connection is not
+// parkable while net/http holds that byte, and is again once the request
+// it began has been read: as net/http drives a parkConn, with a pipe.
+func TestParkAfterBackgroundByte(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	pc := &parkConn{Conn: a} // serving the first request
+	const next = "GET /next HTTP/1.1\r\nHost: x\r\n\r\n"
+	written := make(chan error, 1)
+	go func() { _, err := b.Write([]byte(next)); written <- err }()
+	if n, err := pc.Read(make([]byte, 1)); n != 1 || err != nil { // the background read
+		t.Fatalf("background read: %d, %v", n, err)
+	}
+	// The response is written; StateIdle, the idle deadline.
+	pc.idle()
+	if err := pc.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if pc.park() {
+		t.Fatal("parked while net/http holds the next request's first byte")
+	}
+	// net/http's peek for the next request reads the rest, then sets the
+	// request's header deadline, reads and answers it.
+	rest := make([]byte, len(next))
+	n, err := pc.Read(rest)
+	if err != nil || string(rest[:n]) != next[1:] {
+		t.Fatalf("the rest of the request: %q, %v", rest[:n], err)
+	}
+	if err := <-written; err != nil {
+		t.Fatal(err)
+	}
+	if err := pc.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	pc.idle()
+	if err := pc.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if !pc.park() {
+		t.Fatal("not parkable between two requests after the one the background byte began")
+	}
+	pc.giveUp() // nobody reads: the park ends, not parked
+}

@@ -19,9 +19,12 @@ import (
 const (
 	DefaultDrainTimeout = 30 * time.Second
 	DefaultIdleGrace    = 500 * time.Millisecond
+	// DefaultHeaderGrace is ServerConfig.HeaderGrace's default.
+	DefaultHeaderGrace = 50 * time.Millisecond
 	// DefaultReadHeaderTimeout is set on the http.Server NewServer
-	// creates when ServerConfig.Server is nil. It also bounds how long a
-	// connection that never sends a request can hold up a drain.
+	// creates when ServerConfig.Server is nil. (During a drain,
+	// HeaderGrace and IdleGrace bound connections without a complete
+	// request header much sooner.)
 	DefaultReadHeaderTimeout = 10 * time.Second
 )
 
@@ -93,6 +96,20 @@ type ServerConfig struct {
 	// the drain waits for hijacked connections to be closed by their
 	// owners. Zero means DefaultIdleGrace (500ms).
 	IdleGrace time.Duration
+	// HeaderGrace bounds how long a connection that has sent part of a
+	// request header and no more (slowloris) holds the drain: it is
+	// closed once it has received nothing for HeaderGrace, and at the
+	// latest HeaderGrace after the drain began. A connection that has
+	// sent nothing yet (its first request may be on its way), and a TLS
+	// connection without a complete header (its handshake may be under
+	// way), is given IdleGrace from the start of the drain instead, as an
+	// idle keep-alive connection. Outside Linux, which tells the two
+	// apart, every such connection is given IdleGrace. A header completed
+	// before then is answered as usual, and bytes waiting in the socket
+	// buffer (on Linux) are read before a connection is closed. None of
+	// these connections carried a complete request, so no request is
+	// lost. Zero means DefaultHeaderGrace (50ms).
+	HeaderGrace time.Duration
 	// ConnStore, when set, hands idle HTTP/1 keep-alive connections to
 	// the fd store when the drain begins, instead of closing them, so
 	// that the next process serves them (see ListenConfig.ConnStore and
@@ -154,8 +171,8 @@ const (
 
 // NewServer checks cfg and prepares the server; nothing runs until Start.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 {
-		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, StopTimeout or ListenerCloseDelay")
+	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.HeaderGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 {
+		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, HeaderGrace, StopTimeout or ListenerCloseDelay")
 	}
 	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
 		return nil, errors.New("httpadapter: ServerConfig.TLS has no certificate")
@@ -168,6 +185,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.IdleGrace == 0 {
 		cfg.IdleGrace = DefaultIdleGrace
+	}
+	if cfg.HeaderGrace == 0 {
+		cfg.HeaderGrace = DefaultHeaderGrace
 	}
 	srv := cfg.Server
 	if srv == nil {
@@ -430,9 +450,17 @@ func (s *Server) Addr() net.Addr {
 //     for every server that closes idle connections, and clients retry
 //     idempotent requests because of it. The grace makes it need a
 //     client that sat idle for IdleGrace and then sent at that instant.
-//  7. Shutdown waits until every HTTP/1 connection has closed, except
-//     those that have sent nothing for 5 seconds, and for hijacked
-//     connections until their owners closed them or IdleGrace passed.
+//  7. Shutdown waits until every HTTP/1 connection has closed, and for
+//     hijacked connections until their owners closed them or IdleGrace
+//     passed. A connection that has not sent a complete request header
+//     (it sent nothing, part of a header, or has not completed its TLS
+//     handshake) is closed when its time is up: one that sent part of a
+//     header once it has received nothing for HeaderGrace, at the latest
+//     HeaderGrace after the drain began; one that sent nothing, or a TLS
+//     one, IdleGrace after the drain began. A header it completes before
+//     is answered as in step 6. Bytes waiting in its socket buffer (on
+//     Linux) are read first. None of these had sent a complete request,
+//     so no request is lost (see ServerConfig.HeaderGrace).
 //     HTTP/2 connections are not waited for here: they go on serving
 //     their streams.
 //  8. http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
@@ -448,7 +476,8 @@ func (s *Server) Addr() net.Addr {
 //     acknowledged the GOAWAY, and the client closes its side.
 //  9. Hijacked connections still open are closed, and the log line
 //     saying the drain ended counts them, with the connections handed
-//     over, answered with "Connection: close" and closed while idle.
+//     over, answered with "Connection: close", closed while idle and
+//     closed without a complete request header.
 //
 // The drain ends at the earlier of ctx's deadline and DrainTimeout after
 // it began (step 3). If connections are still open then, they are closed
@@ -540,14 +569,16 @@ func (s *Server) drain(parent context.Context) error {
 	handed := s.handOver(ctx, unaccepted)
 
 	// 6 and 7. Wait for the HTTP/1 connections, closing each idle one
-	// once it has been idle for IdleGrace, and give hijacked connections
-	// their grace.
+	// once it has been idle for IdleGrace and each one without a complete
+	// request header once it has been quiet for HeaderGrace, and give
+	// hijacked connections their grace.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	closedIdle := 0
+	closedIdle, headerless := 0, 0
 	for {
 		now := time.Now()
 		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
+		headerless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace, s.cfg.IdleGrace)
 		c := s.conn.counts(now)
 		if c.waitFor() == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break
@@ -579,7 +610,7 @@ func (s *Server) drain(parent context.Context) error {
 	// 9. Hijacked connections their owners left open.
 	n := s.conn.closeHijacked()
 	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
-		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "hijacked_closed", n)
+		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "headerless_closed", headerless, "hijacked_closed", n)
 	return nil
 }
 

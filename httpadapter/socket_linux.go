@@ -2,6 +2,7 @@ package httpadapter
 
 import (
 	"net"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -27,6 +28,23 @@ func sendQueueEmpty(c net.Conn) bool {
 		return false
 	}
 	return n == 0
+}
+
+// received reports whether c has received any data, and for how long it
+// has received none (tcpi_bytes_received, Linux 4.1 and later, and
+// tcpi_last_data_recv).
+func received(c net.Conn) (got bool, quiet time.Duration, ok bool) {
+	var ierr error
+	if err := control(c, func(fd uintptr) {
+		var info *unix.TCPInfo
+		if info, ierr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO); ierr == nil {
+			got = info.Bytes_received > 0
+			quiet = time.Duration(info.Last_data_recv) * time.Millisecond
+		}
+	}); err != nil || ierr != nil {
+		return false, 0, false
+	}
+	return got, quiet, true
 }
 
 // bytesAcked returns how many bytes written to c the peer has

@@ -313,4 +313,54 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./examples/chi-server/"},
 	},
+	// issue 16: drain
+	{
+		name: "drain: connections without a complete request header never closed",
+		edits: []edit{
+			{"httpadapter/server.go", "\t\theaderless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace, s.cfg.IdleGrace)\n", ""},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: partial-header connections closed at the drain's start, no HeaderGrace",
+		edits: []edit{
+			{"httpadapter/conntrack.go", "return since >= headerGrace || quiet >= headerGrace", "return since >= 0 || quiet >= headerGrace"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: silent new connections closed at the drain's start, no IdleGrace",
+		edits: []edit{
+			{"httpadapter/conntrack.go", "\treturn since >= idleGrace\n", "\treturn true\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: quiet partial-header connections wait for the whole HeaderGrace",
+		edits: []edit{
+			{"httpadapter/conntrack.go", "since >= headerGrace || quiet >= headerGrace", "since >= headerGrace || quiet < 0"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: headerless connections closed with request bytes waiting",
+		edits: []edit{
+			{"httpadapter/conntrack.go", "\t\tcase pendingInput(c):", "\t\tcase false:"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: a proxy pool's connection never parked after its background read took a byte",
+		edits: []edit{
+			{"httpadapter/park.go", "\t\tc.pipeline.Store(false)\n", ""},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "drain: parked while net/http holds the next request's first byte",
+		edits: []edit{
+			{"httpadapter/park.go", "\tc.read.Store(0)\n\tc.phase.Store(phaseIdle)", "\tc.read.Store(0)\n\tc.pipeline.Store(false)\n\tc.phase.Store(phaseIdle)"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
 }
