@@ -464,7 +464,7 @@ var mutations = []mutation{
 	{
 		name: "certificate: a bad reload replaces the pair",
 		edits: []edit{
-			{"httpadapter/certificate.go", "\tpair, err := c.load()\n\tif err != nil {\n\t\treturn err\n\t}\n\tc.pair.Store(pair)\n\treturn nil", "\tpair, err := c.load()\n\tif pair != nil {\n\t\tc.pair.Store(pair)\n\t}\n\treturn err"},
+			{"httpadapter/certificate.go", "\tpair, err := c.load()\n\tif err != nil {\n\t\treturn err\n\t}\n\tc.pair.Store(pair)\n\treturn nil", "\tpair, err := c.load()\n\tc.pair.Store(pair)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn nil"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
