@@ -18,7 +18,7 @@ import (
 
 // An h2c client written frame by frame, for tests that must see what the
 // server sends on the wire (a GOAWAY, or nothing before the connection
-// ends). It speaks just enough HTTP/2 (RFC 9113) for one GET.
+// ends). It speaks just enough HTTP/2 (RFC 9113) for a few GETs.
 
 // The HTTP/2 frame types and flags these tests use.
 const (
