@@ -534,6 +534,29 @@ var mutations = []mutation{
 		pkgs: []string{"./httpadapter/"},
 	},
 
+	// Readiness and memory pressure.
+	{
+		name: "readiness: /readyz ready again after stopping",
+		edits: []edit{
+			{"httpadapter/readiness.go", "if State(cur) == StateStopping ||", "if false ||"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "memory pressure: releasers not run",
+		edits: []edit{
+			{"memorypressure.go", "releasers := append([]MemoryReleaser(nil), s.releasers...)", "releasers := append([]MemoryReleaser(nil), s.releasers[:0]...)"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "memory pressure: not in STATUS",
+		edits: []edit{
+			{"memorypressure.go", `s.setNoteFor(notePressure, "memory pressure", memoryPressureNote)`, `s.setNoteFor(notePressure, "", memoryPressureNote)`},
+		},
+		pkgs: []string{"./"},
+	},
+
 	// fxmodule: the group helpers.
 	{
 		name: "fx: health checks of the group not registered",
