@@ -363,4 +363,380 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
+
+	// issue 16: audit rows
+	//
+	// The protocol encoding (lifecycle).
+	{
+		name: "lifecycle: MONOTONIC_USEC in milliseconds",
+		edits: []edit{
+			{"lifecycle/transport_linux.go", "return uint64(ts.Sec)*1e6 + uint64(ts.Nsec)/1e3, nil", "return uint64(ts.Sec)*1e3 + uint64(ts.Nsec)/1e6, nil"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: RELOADING=1 and MONOTONIC_USEC in two datagrams",
+		edits: []edit{
+			{"lifecycle/notifier.go", `n.buf = append(n.buf[:0], "RELOADING=1\nMONOTONIC_USEC="...)`, `if _, err := n.sendLocked([]byte("RELOADING=1"), nil); err != nil {` + "\n\t\treturn false, err\n\t}\n\t" + `n.buf = append(n.buf[:0], "MONOTONIC_USEC="...)`},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: invalid UTF-8 let into STATUS",
+		edits: []edit{
+			{"lifecycle/message.go", "if r == utf8.RuneError && size == 1 {", "if r == utf8.RuneError && size == 0 {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: NUL byte let into a raw notification",
+		edits: []edit{
+			{"lifecycle/message.go", "if strings.IndexByte(l, 0) >= 0 {", "if false {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: lower-case keys accepted",
+		edits: []edit{
+			{"lifecycle/message.go", "if (c < 'A' || c > 'Z') && (c < '0' || c > '9') && c != '_' {", "if (c < 'A' || c > 'z') && (c < '0' || c > '9') && c != '_' {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: newline let into a helper's value",
+		edits: []edit{
+			{"lifecycle/message.go", "if v[i] == '\\n' || v[i] == 0 {", "if v[i] == 0 {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: FDNAME with a colon accepted",
+		edits: []edit{
+			{"lifecycle/message.go", "if c < 0x20 || c > 0x7e || c == ':' {", "if c < 0x20 || c > 0x7e {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: FDNAME longer than 255 accepted",
+		edits: []edit{
+			{"lifecycle/message.go", "if name == \"\" || len(name) > MaxFDNameLen {", "if name == \"\" {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: FDSTORE=1 without FDNAME",
+		edits: []edit{
+			{"lifecycle/notifier.go", "n.buf = append(n.buf[:0], \"FDSTORE=1\\nFDNAME=\"...)\n\tn.buf = append(n.buf, name...)", "n.buf = append(n.buf[:0], \"FDSTORE=1\"...)"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: EXTEND_TIMEOUT_USEC in milliseconds",
+		edits: []edit{
+			{"lifecycle/notifier.go", `n.sendUint("EXTEND_TIMEOUT_USEC=", uint64(d.Microseconds()))`, `n.sendUint("EXTEND_TIMEOUT_USEC=", uint64(d.Milliseconds()))`},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "lifecycle: EXIT_STATUS above 255 accepted",
+		edits: []edit{
+			{"lifecycle/notifier.go", "if code < 0 || code > 255 {", "if code < 0 {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+
+	// Descriptors passed by the manager (lifecycle).
+	{
+		name: "files: passed descriptors left without CLOEXEC",
+		edits: []edit{
+			{"lifecycle/files_linux.go", "\t\tunix.CloseOnExec(fd)\n", "\t\t_ = fd\n"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "files: LISTEN_* left in the environment",
+		edits: []edit{
+			{"lifecycle/files_linux.go", "_ = os.Unsetenv(k)", "_ = k"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "files: a close-on-exec descriptor taken as passed",
+		edits: []edit{
+			{"lifecycle/files_linux.go", "if flags&unix.FD_CLOEXEC != 0 {", "if flags&unix.FD_CLOEXEC != 0 && false {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "files: LISTEN_FDNAMES with too few names accepted",
+		edits: []edit{
+			{"lifecycle/files.go", "if len(parts) != n {", "if len(parts) > n {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "files: unnamed descriptors not called unknown",
+		edits: []edit{
+			{"lifecycle/files.go", `const unknownFDName = "unknown"`, `const unknownFDName = ""`},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "files: a socket that does not listen claimed as a listener",
+		edits: []edit{
+			{"lifecycle/files_linux.go", "if accepting == 0 {", "if accepting < 0 {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "watchdog: WATCHDOG_PID of another process ignored",
+		edits: []edit{
+			{"lifecycle/watchdog.go", "if pid != e.PID {", "if pid == 0 {"},
+		},
+		pkgs: []string{"./lifecycle/"},
+	},
+	{
+		name: "watchdog: pinged at the full interval",
+		edits: []edit{
+			{"lifecycle/watchdog.go", "return w.Interval / 2 }", "return w.Interval }"},
+		},
+		pkgs: []string{"./lifecycle/", "./"},
+	},
+
+	// The state machine, health and watchdog (package sdlife).
+	{
+		name: "state: /readyz 200 while reloading",
+		edits: []edit{
+			{"state.go", "case StateReloading:\n\t\treturn httpadapter.StateReloading", "case StateReloading:\n\t\treturn httpadapter.StateReady"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "state: SIGTERM during a reload not a stop",
+		edits: []edit{
+			{"state.go", "return s == StateStarting || s == StateReady || s == StateReloading\n", "return s == StateStarting || s == StateReady\n"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "state: RELOADING=1 after STOPPING=1",
+		edits: []edit{
+			{"state.go", "case StateReloading:\n\t\treturn s == StateReady\n", "case StateReloading:\n\t\treturn s == StateReady || s == StateStopping\n"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "state: Serving not in STATUS before READY=1",
+		edits: []edit{
+			{"transition.go", "\t\ts.status.Flush() // \"Serving\", or a reload's outcome, is in place when systemctl returns\n", ""},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "health: WATCHDOG=1 without WatchdogSec",
+		edits: []edit{
+			{"health.go", "\t\tif s.watchdog.Enabled() {\n\t\t\tif _, err := s.notifier.Watchdog(); err != nil {", "\t\tif true {\n\t\t\tif _, err := s.notifier.Watchdog(); err != nil {"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "health: WATCHDOG=trigger on every failing round",
+		edits: []edit{
+			{"health.go", "s.opts.FatalCheck == FatalTrigger && !w.triggered {", "s.opts.FatalCheck == FatalTrigger {"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "health: unhealthy note kept once healthy again",
+		edits: []edit{
+			{"health.go", "\t\t\ts.setNote(noteHealth, \"\")\n", ""},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "health: a hung check run again for every probe",
+		edits: []edit{
+			{"httpadapter/health.go", "\tif cr.flight != nil {\n\t\treturn cr.flight\n\t}", "\tif false {\n\t\treturn cr.flight\n\t}"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "health: /healthz 200 when a check fails",
+		edits: []edit{
+			{"httpadapter/health_handler.go", "code = http.StatusServiceUnavailable", "code = http.StatusOK"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+
+	// Certificates (httpadapter).
+	{
+		name: "certificate: a bad reload replaces the pair",
+		edits: []edit{
+			{"httpadapter/certificate.go", "\tpair, err := c.load()\n\tif err != nil {\n\t\treturn err\n\t}\n\tc.pair.Store(pair)\n\treturn nil", "\tpair, err := c.load()\n\tc.pair.Store(pair)\n\tif err != nil {\n\t\treturn err\n\t}\n\treturn nil"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "certificate: expired certificate accepted",
+		edits: []edit{
+			{"httpadapter/certificate.go", "case now.After(leaf.NotAfter):", "case false && now.After(leaf.NotAfter):"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "certificate: not yet valid certificate accepted",
+		edits: []edit{
+			{"httpadapter/certificate.go", "case now.Before(leaf.NotBefore):", "case false && now.Before(leaf.NotBefore):"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "certificate: a mismatched key's error names no file",
+		edits: []edit{
+			{"httpadapter/certificate.go", `fmt.Errorf("httpadapter: key %s for certificate %s: %w", c.keyFile, c.certFile, err)`, `fmt.Errorf("httpadapter: key for certificate: %w", err)`},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+
+	// Counters and STATUS (httpadapter).
+	{
+		name: "counters: in flight never decreases",
+		edits: []edit{
+			{"httpadapter/counters.go", "s.InFlight = int64(started - s.Total)", "s.InFlight = int64(started)"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "counters: a panic before the header counted 2xx",
+		edits: []edit{
+			{"httpadapter/counters.go", "class = Class5xx // aborted before a status was sent", "class = Class2xx"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "status: no rate limit",
+		edits: []edit{
+			{"httpadapter/status.go", "if wait := r.interval - now.Sub(r.lastSend); wait > 0 && r.lineLocked() != r.sent {", "if wait := r.interval - now.Sub(r.lastSend); false && wait > 0 {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "status: an unchanged line sent again",
+		edits: []edit{
+			{"httpadapter/status.go", "\tif text == r.sent {\n\t\treturn\n\t}\n", ""},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "status: req/s counts every request since start",
+		edits: []edit{
+			{"httpadapter/status.go", "r.rate = float64(total-r.lastTotal) / secs", "r.rate = float64(total) / secs"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "status: Stop does not send the final line",
+		edits: []edit{
+			{"httpadapter/status.go", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n\t\t\tr.sendLocked(time.Now())\n", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+
+	// Readiness and memory pressure.
+	{
+		name: "readiness: /readyz ready again after stopping",
+		edits: []edit{
+			{"httpadapter/readiness.go", "if State(cur) == StateStopping ||", "if false ||"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "memory pressure: releasers not run",
+		edits: []edit{
+			{"memorypressure.go", "releasers := append([]MemoryReleaser(nil), s.releasers...)", "releasers := append([]MemoryReleaser(nil), s.releasers[:0]...)"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "memory pressure: not in STATUS",
+		edits: []edit{
+			{"memorypressure.go", `s.setNoteFor(notePressure, "memory pressure", memoryPressureNote)`, `s.setNoteFor(notePressure, "", memoryPressureNote)`},
+		},
+		pkgs: []string{"./"},
+	},
+
+	// fxmodule: the group helpers.
+	{
+		name: "fx: health checks of the group not registered",
+		edits: []edit{
+			{"fxmodule/module.go", "s.AddHealthCheck(c)", "_ = c"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: reloaders of the group not registered",
+		edits: []edit{
+			{"fxmodule/module.go", "s.AddReloader(r)", "_ = r"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: memory releasers of the group not registered",
+		edits: []edit{
+			{"fxmodule/module.go", "s.AddMemoryReleaser(r)", "_ = r"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: Module nested in an fx.Module accepted",
+		edits: []edit{
+			{"fxmodule/module.go", "if levels > 1 {", "if levels > 2 {"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+
+	// sdtest: the fake manager's semantics.
+	{
+		name: "sdtest: FDSTOREREMOVE ignored",
+		edits: []edit{
+			{"lifecycle/sdtest/manager_linux.go", "\t\t\tif s.Name == name {\n\t\t\t\ts.File.Close()\n\t\t\t\tcontinue\n\t\t\t}", "\t\t\t_ = name"},
+		},
+		pkgs: []string{"./lifecycle/sdtest/"},
+	},
+	{
+		name: "sdtest: Get returns the first assignment",
+		edits: []edit{
+			{"lifecycle/sdtest/message.go", "\t\t\tvalue, ok = v, true\n", "\t\t\tif !ok {\n\t\t\t\tvalue, ok = v, true\n\t\t\t}\n"},
+		},
+		pkgs: []string{"./lifecycle/sdtest/"},
+	},
+	{
+		name: "sdtest: Next matches messages from before the call",
+		edits: []edit{
+			{"lifecycle/sdtest/manager_linux.go", "\tseq := len(m.msgs)\n", "\tseq := 0\n"},
+		},
+		pkgs: []string{"./lifecycle/sdtest/"},
+	},
+	{
+		name: "sdtest: FDPOLL=0 not recorded",
+		edits: []edit{
+			{"lifecycle/sdtest/manager_linux.go", `poll := !msg.Has("FDPOLL", "0")`, `poll := true`},
+		},
+		pkgs: []string{"./lifecycle/sdtest/"},
+	},
+	{
+		name: "sdtest: Files hands descriptors back unnamed",
+		edits: []edit{
+			{"lifecycle/sdtest/manager_linux.go", "lifecycle.NamedFile{Name: s.Name, File: os.NewFile(uintptr(fd), s.Name)}", "lifecycle.NamedFile{Name: \"stored\", File: os.NewFile(uintptr(fd), s.Name)}"},
+		},
+		pkgs: []string{"./lifecycle/sdtest/"},
+	},
+	// issue 16: h2c and the hand-over
+	{
+		name: "hand-over: idle h2c connections parked like HTTP/1",
+		edits: []edit{
+			{"httpadapter/park.go", "if ok && betweenRequests(r, pc) && connProto(r.proto.Load()) == protoUnknown && pc.park() {", "if ok && betweenRequests(r, pc) && pc.park() {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
 }

@@ -1,0 +1,34 @@
+package sdlife
+
+import "testing"
+
+// The state machine allows exactly the transitions of State's diagram.
+// The ones it refuses are what keep the manager's view consistent: no
+// READY=1 or RELOADING=1 after STOPPING=1 (since systemd 259 STOPPING=1 is
+// final), no second start, nothing after Stopped.
+func TestStateTransitions(t *testing.T) {
+	all := []State{StateNew, StateStarting, StateReady, StateReloading, StateStopping, StateStopped}
+	allowed := map[[2]State]bool{
+		{StateNew, StateStarting}:       true,
+		{StateNew, StateStopped}:        true, // a Service that never started is released
+		{StateStarting, StateReady}:     true,
+		{StateStarting, StateStopping}:  true,
+		{StateStarting, StateStopped}:   true,
+		{StateReady, StateReloading}:    true,
+		{StateReady, StateStopping}:     true,
+		{StateReady, StateStopped}:      true,
+		{StateReloading, StateReady}:    true,
+		{StateReloading, StateStopping}: true,
+		{StateReloading, StateStopped}:  true,
+		{StateStopping, StateStopped}:   true,
+	}
+	for _, from := range all {
+		for _, to := range all {
+			t.Run(from.String()+"->"+to.String(), func(t *testing.T) {
+				if got, want := from.next(to), allowed[[2]State{from, to}]; got != want {
+					t.Errorf("next = %v, want %v", got, want)
+				}
+			})
+		}
+	}
+}
