@@ -95,6 +95,7 @@ type serviceParams struct {
 
 	Options sdlife.Options `optional:"true"`
 	Logger  *slog.Logger   `optional:"true"`
+	Run     *runInfo       `optional:"true"` // supplied by Run only
 }
 
 type serviceResult struct {
@@ -114,6 +115,13 @@ func newService(p serviceParams) (serviceResult, error) {
 	if opts.Logger == nil {
 		opts.Logger = p.Logger
 	}
+	if opts.Environment == nil {
+		// Read here rather than in New, so that Run can report a failure
+		// of New to the manager it names.
+		env := lifecycle.ReadEnvironment()
+		opts.Environment = &env
+	}
+	p.Run.setEnv(opts.Environment)
 	s, err := sdlife.New(opts)
 	if err != nil {
 		return serviceResult{}, err
@@ -140,6 +148,7 @@ type registerParams struct {
 	Reloaders  []sdlife.Reloader       `group:"reloaders"`
 	Checks     []httpadapter.Check     `group:"health_checks"`
 	Releasers  []sdlife.MemoryReleaser `group:"memory_releasers"`
+	Run        *runInfo                `optional:"true"` // supplied by Run only
 }
 
 func register(p registerParams) error {
@@ -150,6 +159,7 @@ func register(p registerParams) error {
 		return errors.New("fxmodule: fx.Lifecycle is decorated below fxmodule.Module; place Module at the top level of fx.New")
 	}
 	s := p.Service
+	p.Run.setService(s, p.Options, p.Handler != nil)
 	for _, r := range p.Reloaders {
 		s.AddReloader(r)
 	}

@@ -33,6 +33,10 @@ func runChild(mode string) int {
 			lc.Append(fx.StartHook(func() { time.Sleep(100 * time.Millisecond) }))
 		}))
 	default:
+		if runOpts, ok := runModes[mode]; ok {
+			runWithRun(runOpts)
+			return 0
+		}
 		return 2
 	}
 	opts = append(opts, fx.NopLogger, fxmodule.Module)
