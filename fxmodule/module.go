@@ -16,7 +16,8 @@ import (
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// Module wires an sdlife.Service into an fx application:
+// Module wires an sdlife.Service into an fx application; Run adds it, and
+// an application built with fx.New adds it at its top level:
 //
 //	fx.New(
 //		fxmodule.Module, // at the top level of fx.New
