@@ -252,19 +252,26 @@ func (r *StatusReporter) sendLocked(now time.Time, force bool) {
 		if !r.failing && !unreachable {
 			r.log.Warn("httpadapter: sending STATUS failed; retrying", "err", err)
 		}
-		switch {
-		case !unreachable:
-			r.backoff = 0 // the next tick
-		case r.backoff == 0:
-			r.backoff = r.interval
-		default:
-			r.backoff = min(2*r.backoff, max(maxRetryBackoff, r.interval))
+		if unreachable {
+			r.backoff = retryBackoff(r.backoff, r.interval)
+		} else {
+			r.backoff = 0 // another failure: retried at the next tick
 		}
 		r.failing, r.retryAt = true, now.Add(r.backoff)
 		return
 	}
 	r.failing, r.backoff = false, 0
 	r.sent, r.lastSend = text, now
+}
+
+// retryBackoff is the wait before the next attempt to reach an
+// unreachable manager, after waiting prev (zero at the first failure):
+// interval, then doubling, up to a minute (or interval, if longer).
+func retryBackoff(prev, interval time.Duration) time.Duration {
+	if prev <= 0 {
+		return interval
+	}
+	return min(2*prev, max(maxRetryBackoff, interval))
 }
 
 func (r *StatusReporter) lineLocked() string {
