@@ -2,6 +2,7 @@ package fxmodule_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -67,11 +68,15 @@ func runWithRun(opts []fx.Option) {
 	fxmodule.Run(opts...)
 }
 
-// runChild runs a child in mode with env added, and returns its exit code
+// runRunChild runs a child in mode with env added, and returns its exit code
 // and stderr.
 func runRunChild(t *testing.T, h *harness, mode string, env ...string) (int, string) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	// Each of these children fails at once; one that keeps running has
+	// not failed, and is killed.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), childEnv+"="+mode, "NOTIFY_SOCKET="+h.m.Address())
 	cmd.Env = append(cmd.Env, env...) // the last of a duplicate key wins
 	var stderr bytes.Buffer
