@@ -203,3 +203,27 @@ func TestRunServesAndStopsCleanly(t *testing.T) {
 	}
 	h.wait(sdtest.Has("STOPPING", "1"), "STOPPING=1")
 }
+
+// RunContext returns the error Run would print, and reports a failed
+// construction to the manager the application's Options name (here the
+// fake manager, through Options.Environment), not to $NOTIFY_SOCKET.
+func TestRunContextConstructorError(t *testing.T) {
+	h := newHarness(t)
+	err := fxmodule.RunContext(context.Background(),
+		fx.Supply(h.config()),
+		fx.Provide(newPoolFailing),
+		fx.Invoke(func(*pool) {}),
+	)
+	want := "db: connect 127.0.0.1:5432: connection refused"
+	if err == nil || err.Error() != want {
+		t.Fatalf("RunContext: %v, want %q", err, want)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("RunContext: %v does not wrap ECONNREFUSED", err)
+	}
+	st := h.wait(statusContains("start failed: "+want), "STATUS")
+	errno := h.wait(sdtest.Has("ERRNO", strconv.Itoa(int(syscall.ECONNREFUSED))), "ERRNO")
+	if errno.Seq < st.Seq {
+		t.Errorf("ERRNO before STATUS:\n%s", h.dump())
+	}
+}
