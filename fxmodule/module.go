@@ -160,7 +160,7 @@ func register(p registerParams) error {
 		return errors.New("fxmodule: fx.Lifecycle is decorated below fxmodule.Module; place Module at the top level of fx.New")
 	}
 	s := p.Service
-	p.Run.setService(s, p.Options, p.Handler != nil)
+	p.Run.setService(s, t, p.Options, p.Handler != nil)
 	for _, r := range p.Reloaders {
 		s.AddReloader(r)
 	}

@@ -55,6 +55,10 @@ var runModes = map[string][]fx.Option{
 			return fmt.Errorf("open /etc/app/config.json: %w", syscall.EACCES)
 		}))
 	})},
+	// An OnStart hook outlasts the start timeout.
+	"run-starttimeout": {fx.StartTimeout(100 * time.Millisecond), fx.Invoke(func(lc fx.Lifecycle) {
+		lc.Append(fx.StartHook(func() { <-make(chan struct{}) })) // hangs; fx gives up on it
+	})},
 	// A service that serves until SIGTERM.
 	"run-serve": serving(),
 }
@@ -100,6 +104,7 @@ func TestRunStartFailuresAreOneCleanLine(t *testing.T) {
 		mode       string
 		env        []string
 		want       string // stderr after "<program>: ", and STATUS after "start failed: "
+		wantStatus string // the STATUS, when not "start failed: "+want
 		unnotified bool   // the manager cannot be told
 		wantErrno  syscall.Errno
 	}{
@@ -131,6 +136,12 @@ func TestRunStartFailuresAreOneCleanLine(t *testing.T) {
 			name: "stop timeout shorter than the drain",
 			mode: "run-stoptimeout",
 			want: "fxmodule: fx.StopTimeout 15s does not exceed the drain (30s): requests still in flight would be cut; pass fx.StopTimeout(35s) or shorten Options.Server.DrainTimeout",
+		},
+		{
+			name:       "start timeout",
+			mode:       "run-starttimeout",
+			want:       "fxmodule: start did not finish within fx.StartTimeout 100ms",
+			wantStatus: "start failed: OnStart hook still running: context deadline exceeded",
 		},
 		{
 			name:      "OnStart hook error",
@@ -167,8 +178,13 @@ func TestRunStartFailuresAreOneCleanLine(t *testing.T) {
 			switch {
 			case tt.unnotified && len(status) > 0:
 				t.Errorf("STATUS %q from a child that cannot reach the manager", status)
-			case !tt.unnotified && !slices.Contains(status, "start failed: "+tt.want):
-				t.Errorf("STATUS %q, want %q", status, "start failed: "+tt.want)
+			}
+			wantStatus := tt.wantStatus
+			if wantStatus == "" {
+				wantStatus = "start failed: " + tt.want
+			}
+			if !tt.unnotified && !slices.Contains(status, wantStatus) {
+				t.Errorf("STATUS %q, want %q", status, wantStatus)
 			}
 			if wantN := map[bool]int{true: 1}[tt.wantErrno != 0]; errnos != wantN {
 				t.Errorf("%d ERRNO= messages, want %d:\n%s", errnos, wantN, h.dump())

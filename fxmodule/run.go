@@ -27,9 +27,10 @@ const DefaultStopTimeout = httpadapter.DefaultDrainTimeout + 5*time.Second
 
 // Run builds the application from Module and opts, runs it until SIGTERM,
 // SIGINT or a stop the Service asks for, and stops it: the one call that
-// replaces fx.New(fxmodule.Module, opts...).Run(). Do not pass Module: Run
-// adds it, at the top level. Like fx.App.Run, it returns after a clean
-// stop and exits the process with a non-zero status otherwise.
+// replaces fx.New(fxmodule.Module, opts...).Run(). Run adds Module at the
+// top level (Module among opts is skipped). Like fx.App.Run, it returns
+// after a clean stop and exits the process with a non-zero status
+// otherwise.
 //
 // What Run adds to fx.App.Run, so that an operator sees why a service did
 // not start:
@@ -77,12 +78,22 @@ func RunContext(ctx context.Context, opts ...fx.Option) error {
 // the error that ended it, if any; the code is 1 when err is set.
 func run(ctx context.Context, opts []fx.Option) (int, error) {
 	info := new(runInfo)
-	app := fx.New(append([]fx.Option{
+	all := []fx.Option{
 		fx.NopLogger,                       // the application's fx.WithLogger, if any, comes later and wins
 		fx.StopTimeout(DefaultStopTimeout), // likewise
 		fx.Supply(info),
 		Module,
-	}, opts...)...)
+	}
+	for _, o := range opts {
+		// Module passed again, as fx.New needed it, would be provided
+		// twice. fx options are not comparable; their text identifies
+		// them (it names every function they hold).
+		if o != nil && fmt.Sprint(o) == moduleText {
+			continue
+		}
+		all = append(all, o)
+	}
+	app := fx.New(all...)
 	if err := app.Err(); err != nil {
 		err = buildError(err)
 		info.startFailed(err)
@@ -98,8 +109,13 @@ func run(ctx context.Context, opts []fx.Option) (int, error) {
 	startCtx, cancel := context.WithTimeout(ctx, app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
-		// The Service has told the manager (see trackedLifecycle).
-		if startCtx.Err() != nil && errors.Is(err, startCtx.Err()) {
+		// The Service tells the manager (see trackedLifecycle), from
+		// another goroutine when a hook outlasted startCtx.
+		info.awaitStartReport()
+		switch {
+		case ctx.Err() != nil && errors.Is(err, ctx.Err()):
+			return 1, fmt.Errorf("fxmodule: start interrupted: %w", ctx.Err())
+		case startCtx.Err() != nil && errors.Is(err, startCtx.Err()):
 			return 1, fmt.Errorf("fxmodule: start did not finish within fx.StartTimeout %v", app.StartTimeout())
 		}
 		return 1, err
@@ -127,6 +143,7 @@ type runInfo struct {
 	mu    sync.Mutex
 	env   *lifecycle.Environment // the environment the Service reads
 	svc   *sdlife.Service        // built, not necessarily started
+	track *trackedLifecycle      // reports a failed start
 	drain time.Duration          // the server's drain; zero without a server
 }
 
@@ -139,17 +156,36 @@ func (r *runInfo) setEnv(env *lifecycle.Environment) {
 	r.env = env
 }
 
-func (r *runInfo) setService(s *sdlife.Service, opts sdlife.Options, serves bool) {
+func (r *runInfo) setService(s *sdlife.Service, t *trackedLifecycle, opts sdlife.Options, serves bool) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.svc = s
+	r.svc, r.track = s, t
 	if serves {
 		r.drain = opts.Server.ListenerCloseDelay + opts.Server.DrainTimeout
 		if opts.Server.DrainTimeout == 0 {
 			r.drain += httpadapter.DefaultDrainTimeout
+		}
+	}
+}
+
+// awaitStartReport waits, a second at most, until the failed start has
+// been reported to the manager.
+func (r *runInfo) awaitStartReport() {
+	r.mu.Lock()
+	t := r.track
+	r.mu.Unlock()
+	if t == nil {
+		return
+	}
+	if done := t.failureReported(); done != nil {
+		tm := time.NewTimer(time.Second)
+		defer tm.Stop()
+		select {
+		case <-done:
+		case <-tm.C:
 		}
 	}
 }
@@ -175,6 +211,9 @@ func (r *runInfo) startFailed(err error) {
 		_ = svc.Stop(context.Background()) // never started: closes what New opened
 	}
 }
+
+// moduleText identifies Module among Run's options.
+var moduleText = fmt.Sprint(Module)
 
 // sourcePosition matches the " (/path/file.go:123)" dig puts after
 // function names.
