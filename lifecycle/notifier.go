@@ -375,7 +375,8 @@ func (n *Notifier) sendLocked(msg []byte, fds []int) (bool, error) {
 // earlier one; nil removes it.
 //
 // f runs inside the send, with the Notifier locked: it must return soon
-// (log a line, signal a goroutine) and must not use the Notifier.
+// (log a line, signal a goroutine) and call no method of the Notifier but
+// Address and Enabled.
 //
 // Sends are never skipped or delayed for an unreachable socket: a
 // watchdog ping must go out when the manager is back. Retrying with
