@@ -177,8 +177,10 @@ func TestNotifySocketDisappearsAndComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	first.Close() // its socket is gone; the child's connection is refused
+	// The link first: the child, refused by the closed socket, dials the
+	// link again and finds nothing (ENOENT), whatever the timing.
 	os.Remove(link)
+	first.Close()
 	l.waitFor(unreachableLine(link))
 
 	if err := os.Symlink(second.Address(), link); err != nil {
@@ -190,7 +192,8 @@ func TestNotifySocketDisappearsAndComesBack(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second.Close() // dangling link: ENOENT again
+	os.Remove(link) // and again
+	second.Close()
 	l.waitFor(unreachableLine(link))
 
 	lines := stopLogged(t, cmd, l)
