@@ -34,16 +34,8 @@ const markRounds = 20
 // after each passing round, have been attempted.
 func loggedService() []fx.Option {
 	var rounds atomic.Int64
-	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.TimeKey && len(groups) == 0 {
-				return slog.Attr{}
-			}
-			return a
-		},
-	}))
 	return []fx.Option{
-		fx.Supply(logger, sdlife.Options{StatusInterval: 10 * time.Millisecond}),
+		fx.Supply(stderrLogger(), sdlife.Options{StatusInterval: 10 * time.Millisecond}),
 		fx.Provide(fxmodule.AsHealthCheck(func() httpadapter.Check {
 			return httpadapter.Check{Name: "rounds", Func: func(context.Context) error {
 				if rounds.Add(1) == markRounds {
@@ -56,6 +48,19 @@ func loggedService() []fx.Option {
 }
 
 func init() { runModes["run-logged"] = loggedService() }
+
+// stderrLogger logs text to stderr without times, so that lines compare
+// exactly.
+func stderrLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey && len(groups) == 0 {
+				return slog.Attr{}
+			}
+			return a
+		},
+	}))
+}
 
 // stderrLines is the stderr of a running child, line by line.
 type stderrLines struct {

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -241,5 +242,47 @@ func TestRunContextConstructorError(t *testing.T) {
 	errno := h.wait(sdtest.Has("ERRNO", strconv.Itoa(int(syscall.ECONNREFUSED))), "ERRNO")
 	if errno.Seq < st.Seq {
 		t.Errorf("ERRNO before STATUS:\n%s", h.dump())
+	}
+}
+
+// fxNewModes are child applications run with fx.New(...).Run(), the
+// pattern before Run (see runChild).
+var fxNewModes = map[string][]fx.Option{
+	// fx's stop timeout shorter than the default drain, which Run refuses.
+	"fxnew-shortstop": {
+		fx.StopTimeout(2 * time.Second),
+		fx.Supply(stderrLogger(), sdlife.Options{Listen: httpadapter.ListenConfig{Address: "127.0.0.1:0"}}),
+		provideHandler(),
+	},
+}
+
+// Under fx.New, which cannot refuse it, a stop timeout that does not
+// exceed the drain is one warning as the stop begins: a request cut when
+// fx gives up is not cut silently.
+func TestFxNewShortStopTimeoutWarns(t *testing.T) {
+	h := newHarness(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=fxnew-shortstop", "NOTIFY_SOCKET="+h.m.Address())
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = os.Stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(sdtest.Has("READY", "1"), "READY=1")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("child: %v, want a clean stop (nothing in flight)", err)
+	}
+	var warnings []string
+	for line := range strings.SplitSeq(stderr.String(), "\n") {
+		if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+			warnings = append(warnings, line)
+		}
+	}
+	want := `level=WARN msg="fxmodule: the stop timeout does not exceed the drain: requests still in flight when it runs out are cut; raise fx.StopTimeout or use fxmodule.Run" stop_timeout=2s drain=30s`
+	if len(warnings) != 1 || warnings[0] != want {
+		t.Errorf("warnings and errors:\n%s\nwant the one line:\n%s\nstderr:\n%s", strings.Join(warnings, "\n"), want, stderr.String())
 	}
 }

@@ -156,19 +156,23 @@ func (r *runInfo) setEnv(env *lifecycle.Environment) {
 	r.env = env
 }
 
-func (r *runInfo) setService(s *sdlife.Service, t *trackedLifecycle, opts sdlife.Options, serves bool) {
+func (r *runInfo) setService(s *sdlife.Service, t *trackedLifecycle, drain time.Duration) {
 	if r == nil {
 		return
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.svc, r.track = s, t
-	if serves {
-		r.drain = opts.Server.ListenerCloseDelay + opts.Server.DrainTimeout
-		if opts.Server.DrainTimeout == 0 {
-			r.drain += httpadapter.DefaultDrainTimeout
-		}
+	r.svc, r.track, r.drain = s, t, drain
+}
+
+// drainBudget is how long the server's drain may take: the listener close
+// delay and the drain timeout (see httpadapter.Server.Shutdown).
+func drainBudget(sc httpadapter.ServerConfig) time.Duration {
+	d := sc.DrainTimeout
+	if d == 0 {
+		d = httpadapter.DefaultDrainTimeout
 	}
+	return sc.ListenerCloseDelay + d
 }
 
 // awaitStartReport waits, a second at most, until the failed start has

@@ -37,7 +37,11 @@ func runChild(mode string) int {
 			runWithRun(runOpts)
 			return 0
 		}
-		return 2
+		extra, ok := fxNewModes[mode]
+		if !ok {
+			return 2
+		}
+		opts = append(opts, extra...)
 	}
 	opts = append(opts, fx.NopLogger, fxmodule.Module)
 	fx.New(opts...).Run()

@@ -286,6 +286,13 @@ var mutations = []mutation{
 		pkgs: []string{"./fxmodule/"},
 	},
 	{
+		name: "fx: short stop timeout under fx.New not warned",
+		edits: []edit{
+			{"fxmodule/module.go", "if left := time.Until(dl); left <= a.drain {", "if left := time.Until(dl); false && left <= a.drain {"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
 		name: "notify: every failed send to an unreachable socket logged",
 		edits: []edit{
 			{"reachability.go", "\tif errors.Is(err, lifecycle.ErrUnreachable) {\n\t\treturn\n\t}\n\ts.log.Error(msg", "\tif errors.Is(err, lifecycle.ErrUnreachable) && false {\n\t\treturn\n\t}\n\ts.log.Error(msg"},
