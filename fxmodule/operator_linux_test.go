@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/lifecycle"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
@@ -285,4 +287,40 @@ func TestFxNewShortStopTimeoutWarns(t *testing.T) {
 	if len(warnings) != 1 || warnings[0] != want {
 		t.Errorf("warnings and errors:\n%s\nwant the one line:\n%s\nstderr:\n%s", strings.Join(warnings, "\n"), want, stderr.String())
 	}
+}
+
+// A server that stops serving ends RunContext with the server's error, the
+// line Run prints.
+func TestRunContextServerFailure(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := newHarness(t)
+	cfg := h.config()
+	cfg.Files = lifecycle.NewFiles(lifecycle.NamedFile{Name: "http", File: f})
+	done := make(chan error, 1)
+	go func() { done <- fxmodule.RunContext(context.Background(), fx.Supply(cfg), provideHandler()) }()
+	h.wait(sdtest.Has("READY", "1"), "READY=1")
+	// shutdown(2) on a listening socket makes every accept on it fail
+	// (EINVAL), the server's copy included.
+	rc, err := ln.(*net.TCPListener).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.Control(func(fd uintptr) {
+		if err := syscall.Shutdown(int(fd), syscall.SHUT_RDWR); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	err = <-done
+	if !errors.Is(err, syscall.EINVAL) || strings.Count(err.Error(), "\n") != 0 {
+		t.Errorf("RunContext: %q, want the server's accept error (EINVAL) on one line", err)
+	}
+	t.Logf("RunContext: %v", err)
 }

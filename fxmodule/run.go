@@ -38,7 +38,7 @@ const DefaultStopTimeout = httpadapter.DefaultDrainTimeout + 5*time.Second
 //   - Every failure ends in one line on stderr, "<program>: <error>",
 //     without fx's or dig's wrapping or source positions: a constructor's
 //     or invoke's own error (dig.RootCause), the hook's error for a
-//     failed start.
+//     failed start, the server's error when it stopped serving.
 //   - A failure to build the application (a malformed $NOTIFY_SOCKET or
 //     $LISTEN_FDS, a constructor returning an error) reaches the manager
 //     as "STATUS=start failed: <error>" and, when the error wraps a
@@ -134,6 +134,11 @@ func run(ctx context.Context, opts []fx.Option) (int, error) {
 		}
 		return 1, err
 	}
+	if code != 0 {
+		// The server failed (the Service asked fx to stop with exit code
+		// 1): say why, as for a failed start.
+		return code, info.serveErr()
+	}
 	return code, nil
 }
 
@@ -192,6 +197,17 @@ func (r *runInfo) awaitStartReport() {
 		case <-tm.C:
 		}
 	}
+}
+
+// serveErr is why the Service asked to stop, when it was not a signal.
+func (r *runInfo) serveErr() error {
+	r.mu.Lock()
+	svc := r.svc
+	r.mu.Unlock()
+	if svc == nil {
+		return nil
+	}
+	return svc.Err()
 }
 
 func (r *runInfo) drainBudget() time.Duration {

@@ -293,6 +293,13 @@ var mutations = []mutation{
 		pkgs: []string{"./fxmodule/"},
 	},
 	{
+		name: "fx: Run silent about a failed server",
+		edits: []edit{
+			{"fxmodule/run.go", "return code, info.serveErr()", "return code, nil"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
 		name: "notify: every failed send to an unreachable socket logged",
 		edits: []edit{
 			{"reachability.go", "\tif errors.Is(err, lifecycle.ErrUnreachable) {\n\t\treturn\n\t}\n\ts.log.Error(msg", "\tif errors.Is(err, lifecycle.ErrUnreachable) && false {\n\t\treturn\n\t}\n\ts.log.Error(msg"},
