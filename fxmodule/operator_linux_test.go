@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
@@ -323,4 +324,26 @@ func TestRunContextServerFailure(t *testing.T) {
 		t.Errorf("RunContext: %q, want the server's accept error (EINVAL) on one line", err)
 	}
 	t.Logf("RunContext: %v", err)
+}
+
+// Run's defaults (no fx event log, DefaultStopTimeout) give way to the
+// application's own fx.WithLogger and fx.StopTimeout.
+func TestRunDefaultsGiveWay(t *testing.T) {
+	h := newHarness(t)
+	var events bytes.Buffer
+	cfg := h.config()
+	cfg.Listen.Address = "127.0.0.1:0"
+	err := fxmodule.RunContext(context.Background(),
+		fx.WithLogger(func() fxevent.Logger { return &fxevent.ConsoleLogger{W: &events} }),
+		fx.StopTimeout(time.Second),
+		fx.Supply(cfg),
+		provideHandler(),
+	)
+	want := "fxmodule: fx.StopTimeout 1s does not exceed the drain (30s)"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("RunContext: %v, want %q...", err, want)
+	}
+	if !strings.Contains(events.String(), "[Fx] PROVIDE") {
+		t.Errorf("the application's fx event logger got %q", events.String())
+	}
 }
