@@ -260,7 +260,7 @@ var mutations = []mutation{
 	{
 		name: "fx: drain after the application's OnStop hooks",
 		edits: []edit{
-			{"fxmodule/module.go", "func (a *adapter) Stopping(ctx context.Context) { _ = a.svc.Drain(ctx) }", "func (a *adapter) Stopping(context.Context) { a.svc.Stopping() }"},
+			{"fxmodule/module.go", "\t_ = a.svc.Drain(ctx)\n}", "\ta.svc.Stopping()\n}"},
 		},
 		pkgs: []string{"./fxmodule/"},
 	},
