@@ -56,7 +56,7 @@ func (s *Service) healthRound(rep httpadapter.HealthReport, w *watchdogState) {
 	if rep.Healthy {
 		if s.watchdog.Enabled() {
 			if _, err := s.notifier.Watchdog(); err != nil {
-				s.log.Error("sdlife: sending WATCHDOG=1", "err", err)
+				s.logNotifyError("sdlife: sending WATCHDOG=1", err)
 			}
 		}
 		if w.unhealthy {
@@ -70,7 +70,7 @@ func (s *Service) healthRound(rep httpadapter.HealthReport, w *watchdogState) {
 		if after := s.opts.restartResetAfter(); after > 0 && !w.resetSent && now.Sub(w.healthySince) >= after {
 			w.resetSent = true
 			if _, err := s.notifier.RestartReset(); err != nil {
-				s.log.Error("sdlife: sending RESTART_RESET=1", "err", err)
+				s.logNotifyError("sdlife: sending RESTART_RESET=1", err)
 			} else {
 				s.log.Info("sdlife: healthy long enough: restart counter reset", "after", after)
 			}
@@ -102,7 +102,7 @@ func (s *Service) healthRound(rep httpadapter.HealthReport, w *watchdogState) {
 		w.triggered = true
 		s.log.Error("sdlife: fatal check failed: WATCHDOG=trigger", "checks", why)
 		if _, err := s.notifier.WatchdogTrigger(); err != nil {
-			s.log.Error("sdlife: sending WATCHDOG=trigger", "err", err)
+			s.logNotifyError("sdlife: sending WATCHDOG=trigger", err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/lifecycle"
 )
 
 // The phases, for adapters and for programs that start more than an HTTP
@@ -262,7 +263,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.status.Stop()
 	if d := s.opts.barrierTimeout(); d > 0 {
 		bctx, cancel := context.WithTimeout(ctx, d)
-		if _, err := s.notifier.Barrier(bctx); err != nil {
+		if _, err := s.notifier.Barrier(bctx); err != nil && !errors.Is(err, lifecycle.ErrUnreachable) {
 			s.log.Warn("sdlife: the manager did not confirm the last notifications", "err", err)
 		}
 		cancel()

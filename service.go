@@ -138,6 +138,7 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 		stopReq:   make(chan struct{}),
 	}
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
+	n.OnReachability(s.notifySocketChanged)
 	return s, nil
 }
 

@@ -45,7 +45,7 @@ func (s *Service) enterLocked(next State) (entered bool, err error) {
 		s.cancelRun()
 	}
 	if err != nil {
-		s.log.Error("sdlife: notifying the manager", "err", err)
+		s.logNotifyError("sdlife: notifying the manager", err)
 	}
 	s.log.Debug("sdlife: state", "from", prev.String(), "to", next.String())
 	return true, err
@@ -78,6 +78,6 @@ func (s *Service) reportFailureLocked(part int, what string, err error) {
 	s.setNoteLocked(part, text)
 	s.log.Error("sdlife: "+what, "err", err)
 	if e := sendFailure(s.notifier, text, err); e != nil {
-		s.log.Error("sdlife: reporting the failure to the manager", "err", e)
+		s.logNotifyError("sdlife: reporting the failure to the manager", e)
 	}
 }

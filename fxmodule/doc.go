@@ -1,16 +1,23 @@
 // Package fxmodule runs an sdlife.Service inside a go.uber.org/fx
 // application. It is an adapter and nothing more: fx lifecycle hooks and
 // value groups in, the Service does the work (see package sdlife for what
-// the manager sees). Add Module at the top level of fx.New:
+// the manager sees). Run the application with Run, which adds Module:
 //
-//	fx.New(
-//		fxmodule.Module,
-//		fx.Supply(sdlife.Options{Listen: httpadapter.ListenConfig{Address: "127.0.0.1:8080"}}),
-//		fx.Provide(fx.Annotate(NewRouter, fx.As(new(http.Handler)))),
-//		fx.Provide(NewConfigStore),
-//		fxmodule.AsReloader[*ConfigStore](),
-//		fx.Provide(fxmodule.AsHealthCheck(NewDBCheck)),
-//	).Run()
+//	func main() {
+//		fxmodule.Run(
+//			fx.Supply(sdlife.Options{Listen: httpadapter.ListenConfig{Address: "127.0.0.1:8080"}}),
+//			fx.Provide(fx.Annotate(NewRouter, fx.As(new(http.Handler)))),
+//			fx.Provide(NewConfigStore),
+//			fxmodule.AsReloader[*ConfigStore](),
+//			fx.Provide(fxmodule.AsHealthCheck(NewDBCheck)),
+//		)
+//	}
+//
+// Run is fx.New(fxmodule.Module, ...).Run() without its surprises: a
+// failure to build or start the application is one line on stderr and
+// reaches the manager (STATUS=, ERRNO=), and a stop timeout that would cut
+// the drain short is refused (see Run). fx.New with Module at its top
+// level works too, without these.
 //
 // Module provides the *sdlife.Service and its parts (Notifier, Files,
 // Counters, Readiness, Health, StatusReporter). It provides no logger and

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -16,7 +17,8 @@ import (
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// Module wires an sdlife.Service into an fx application:
+// Module wires an sdlife.Service into an fx application; Run adds it, and
+// an application built with fx.New adds it at its top level:
 //
 //	fx.New(
 //		fxmodule.Module, // at the top level of fx.New
@@ -95,6 +97,7 @@ type serviceParams struct {
 
 	Options sdlife.Options `optional:"true"`
 	Logger  *slog.Logger   `optional:"true"`
+	Run     *runInfo       `optional:"true"` // supplied by Run only
 }
 
 type serviceResult struct {
@@ -114,6 +117,13 @@ func newService(p serviceParams) (serviceResult, error) {
 	if opts.Logger == nil {
 		opts.Logger = p.Logger
 	}
+	if opts.Environment == nil {
+		// Read here rather than in New, so that Run can report a failure
+		// of New to the manager it names.
+		env := lifecycle.ReadEnvironment()
+		opts.Environment = &env
+	}
+	p.Run.setEnv(opts.Environment)
 	s, err := sdlife.New(opts)
 	if err != nil {
 		return serviceResult{}, err
@@ -140,6 +150,8 @@ type registerParams struct {
 	Reloaders  []sdlife.Reloader       `group:"reloaders"`
 	Checks     []httpadapter.Check     `group:"health_checks"`
 	Releasers  []sdlife.MemoryReleaser `group:"memory_releasers"`
+	Run        *runInfo                `optional:"true"` // supplied by Run only
+	Logger     *slog.Logger            `optional:"true"`
 }
 
 func register(p registerParams) error {
@@ -150,6 +162,11 @@ func register(p registerParams) error {
 		return errors.New("fxmodule: fx.Lifecycle is decorated below fxmodule.Module; place Module at the top level of fx.New")
 	}
 	s := p.Service
+	drain := time.Duration(0)
+	if p.Handler != nil {
+		drain = drainBudget(p.Options.Server)
+	}
+	p.Run.setService(s, t, drain)
 	for _, r := range p.Reloaders {
 		s.AddReloader(r)
 	}
@@ -159,7 +176,14 @@ func register(p registerParams) error {
 	for _, r := range p.Releasers {
 		s.AddMemoryReleaser(r)
 	}
-	if err := t.attach(&adapter{svc: s, shutdowner: p.Shutdowner}); err != nil {
+	log := p.Options.Logger
+	if log == nil {
+		log = p.Logger
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := t.attach(&adapter{svc: s, shutdowner: p.Shutdowner, log: log, drain: drain}); err != nil {
 		return err
 	}
 	if p.Handler == nil && p.Options.Listen != (httpadapter.ListenConfig{}) {
@@ -178,6 +202,8 @@ func register(p registerParams) error {
 type adapter struct {
 	svc        *sdlife.Service
 	shutdowner fx.Shutdowner
+	log        *slog.Logger
+	drain      time.Duration // the server's drain at most; zero without a server
 	quit       chan struct{}
 	wg         sync.WaitGroup
 }
@@ -221,7 +247,21 @@ func (a *adapter) StartFailed(err error) { a.svc.StartFailed(err) }
 // hook of the application runs, so that what the handlers use (a
 // database pool, say) is still there while the last requests finish.
 // A drain cut short is logged by the server; Stop reports it again.
-func (a *adapter) Stopping(ctx context.Context) { _ = a.svc.Drain(ctx) }
+//
+// fx gives the stop hooks its stop timeout (fx.StopTimeout), and exits when
+// it runs out. Run refuses one that does not exceed the drain; an
+// application built with fx.New gets one line saying so as the stop
+// begins, since the process may be gone before the drain could say it
+// cut requests.
+func (a *adapter) Stopping(ctx context.Context) {
+	if dl, ok := ctx.Deadline(); ok && a.drain > 0 {
+		if left := time.Until(dl); left <= a.drain {
+			a.log.Warn("fxmodule: the stop timeout does not exceed the drain: requests still in flight when it runs out are cut; raise fx.StopTimeout or use fxmodule.Run",
+				"stop_timeout", left.Round(time.Second), "drain", a.drain)
+		}
+	}
+	_ = a.svc.Drain(ctx)
+}
 
 func (a *adapter) Stop(ctx context.Context) error {
 	if a.quit != nil {

@@ -33,7 +33,15 @@ func runChild(mode string) int {
 			lc.Append(fx.StartHook(func() { time.Sleep(100 * time.Millisecond) }))
 		}))
 	default:
-		return 2
+		if runOpts, ok := runModes[mode]; ok {
+			runWithRun(runOpts)
+			return 0
+		}
+		extra, ok := fxNewModes[mode]
+		if !ok {
+			return 2
+		}
+		opts = append(opts, extra...)
 	}
 	opts = append(opts, fx.NopLogger, fxmodule.Module)
 	fx.New(opts...).Run()

@@ -48,10 +48,11 @@ type trackedLifecycle struct {
 	counted int    // hooks with an OnStart appended through the tracker, begin included
 
 	// One start/stop cycle.
-	total    int  // counted, frozen when the begin hook starts
-	done     int  // OnStart hooks that returned nil in this cycle
-	failed   bool // a hook failed or the start context ended
-	stopping bool // Stopping was signalled
+	total    int           // counted, frozen when the begin hook starts
+	done     int           // OnStart hooks that returned nil in this cycle
+	failed   bool          // a hook failed or the start context ended
+	failDone chan struct{} // closed once that failure was reported; see failureReported
+	stopping bool          // Stopping was signalled
 }
 
 func trackLifecycle(lc fx.Lifecycle) fx.Lifecycle {
@@ -99,6 +100,7 @@ func (t *trackedLifecycle) begin(ctx context.Context) error {
 	t.mu.Lock()
 	t.total, t.done = t.counted, 0
 	t.failed, t.stopping = false, false
+	t.failDone = make(chan struct{})
 	obs := t.obs
 	t.mu.Unlock()
 	if obs != nil {
@@ -171,11 +173,24 @@ func (t *trackedLifecycle) startFailed(err error) {
 		return
 	}
 	t.failed = true
-	obs := t.obs
+	obs, done := t.obs, t.failDone
 	t.mu.Unlock()
 	if obs != nil {
 		obs.StartFailed(err)
 	}
+	if done != nil {
+		close(done)
+	}
+}
+
+// failureReported is closed once a failed start of the current cycle has
+// been reported to the manager; nil before the first start. fx gives up
+// on an OnStart hook that outlasts the start context without waiting for
+// it, so Run waits for this before the process exits.
+func (t *trackedLifecycle) failureReported() <-chan struct{} {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.failDone
 }
 
 // stop signals Stopping once per cycle, before the first OnStop hook.

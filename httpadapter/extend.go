@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"errors"
 	"log/slog"
 	"time"
 
@@ -23,7 +24,9 @@ func startExtender(n *lifecycle.Notifier, stopTimeout time.Duration, log *slog.L
 	e := &extender{stop: make(chan struct{}), done: make(chan struct{})}
 	period := max(stopTimeout/3, time.Millisecond)
 	send := func() {
-		if _, err := n.ExtendTimeout(stopTimeout); err != nil {
+		// An unreachable manager is the Notifier owner's to report (see
+		// StatusConfig.Logger).
+		if _, err := n.ExtendTimeout(stopTimeout); err != nil && !errors.Is(err, lifecycle.ErrUnreachable) {
 			log.Warn("httpadapter: EXTEND_TIMEOUT_USEC failed", "err", err)
 		}
 	}

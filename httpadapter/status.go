@@ -1,6 +1,7 @@
 package httpadapter
 
 import (
+	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -16,9 +17,16 @@ type StatusConfig struct {
 	// Interval is the shortest time between two STATUS messages, and how
 	// often the request rate is sampled. Zero means one second.
 	Interval time.Duration
-	// Logger receives send errors. Nil means silent.
+	// Logger receives send errors, once per spell of failures, except
+	// for an unreachable manager (lifecycle.ErrUnreachable), which is
+	// the Notifier owner's to report (see lifecycle.Notifier.OnReachability;
+	// sdlife.Service does). Nil means silent.
 	Logger *slog.Logger
 }
+
+// maxRetryBackoff bounds the wait between two attempts to send a STATUS
+// line while the manager's socket is unreachable.
+const maxRetryBackoff = time.Minute
 
 // maxNoteLen bounds the note so that a long error message cannot push the
 // line past what `systemctl status` shows usefully.
@@ -37,6 +45,11 @@ const maxNoteLen = 256
 // message is at least Interval old, and otherwise as soon as it is. The one
 // exception is Stop, which sends the final text if it changed, so that
 // "Stopping" is what systemctl status shows while the process exits.
+//
+// A send that fails is retried at the next tick; while the manager's
+// socket is unreachable, the wait between attempts doubles, from Interval
+// up to a minute, and ends as soon as any send through the Notifier gets
+// through again (lifecycle.Notifier.Reachable). Flush always tries.
 type StatusReporter struct {
 	n        *lifecycle.Notifier
 	c        *Counters
@@ -51,6 +64,9 @@ type StatusReporter struct {
 	lastSample time.Time // zero before the first sample
 	sent       string    // last text sent
 	lastSend   time.Time // zero before the first send
+	failing    bool      // the last send failed
+	backoff    time.Duration
+	retryAt    time.Time // while failing, no attempt before (unless Flush or reachable again)
 	state      runState
 
 	wake chan struct{} // buffered(1): a phase or note changed
@@ -98,7 +114,7 @@ func (r *StatusReporter) Start() {
 	r.state = runRunning
 	now := time.Now()
 	r.sampleLocked(now)
-	r.sendLocked(now)
+	r.sendLocked(now, true)
 	go r.run()
 }
 
@@ -150,7 +166,7 @@ func (r *StatusReporter) Flush() {
 	if r.state == runStopped {
 		return
 	}
-	r.sendLocked(time.Now())
+	r.sendLocked(time.Now(), true)
 }
 
 // Line returns the text the reporter would send now, with the request
@@ -182,7 +198,7 @@ func (r *StatusReporter) run() {
 		select {
 		case <-r.stop:
 			r.mu.Lock()
-			r.sendLocked(time.Now())
+			r.sendLocked(time.Now(), true)
 			r.mu.Unlock()
 			return
 		case now = <-tick.C:
@@ -201,7 +217,7 @@ func (r *StatusReporter) run() {
 				retryArmed = true
 			}
 		} else {
-			r.sendLocked(now)
+			r.sendLocked(now, false)
 		}
 		r.mu.Unlock()
 	}
@@ -221,17 +237,41 @@ func (r *StatusReporter) sampleLocked(now time.Time) {
 	r.lastTotal, r.lastSample = total, now
 }
 
-// sendLocked sends the line if it changed since the last send.
-func (r *StatusReporter) sendLocked(now time.Time) {
+// sendLocked sends the line if it changed since the last send. Unless
+// force is set, it waits out the backoff of an unreachable manager.
+func (r *StatusReporter) sendLocked(now time.Time, force bool) {
 	text := r.lineLocked()
 	if text == r.sent {
 		return
 	}
-	if _, err := r.n.Status(text); err != nil {
-		r.log.Warn("httpadapter: sending STATUS failed", "err", err)
-		return // try again on the next change or tick
+	if r.failing && !force && now.Before(r.retryAt) && !r.n.Reachable() {
+		return
 	}
+	if _, err := r.n.Status(text); err != nil {
+		unreachable := errors.Is(err, lifecycle.ErrUnreachable)
+		if !r.failing && !unreachable {
+			r.log.Warn("httpadapter: sending STATUS failed; retrying", "err", err)
+		}
+		if unreachable {
+			r.backoff = retryBackoff(r.backoff, r.interval)
+		} else {
+			r.backoff = 0 // another failure: retried at the next tick
+		}
+		r.failing, r.retryAt = true, now.Add(r.backoff)
+		return
+	}
+	r.failing, r.backoff = false, 0
 	r.sent, r.lastSend = text, now
+}
+
+// retryBackoff is the wait before the next attempt to reach an
+// unreachable manager, after waiting prev (zero at the first failure):
+// interval, then doubling, up to a minute (or interval, if longer).
+func retryBackoff(prev, interval time.Duration) time.Duration {
+	if prev <= 0 {
+		return interval
+	}
+	return min(2*prev, max(maxRetryBackoff, interval))
 }
 
 func (r *StatusReporter) lineLocked() string {

@@ -31,6 +31,12 @@ var (
 	// also matches context.DeadlineExceeded.
 	ErrBarrierTimeout = errors.New("lifecycle: barrier timed out")
 
+	// ErrUnreachable matches a send error that says the manager's socket
+	// could not be reached: it does not exist, nobody listens on it, or
+	// access to it is denied. The error's text is the cause's; only
+	// errors.Is sees ErrUnreachable. See Notifier.OnReachability.
+	ErrUnreachable = errors.New("lifecycle: notify socket unreachable")
+
 	// ErrNotFound is returned when no unclaimed descriptor carries the
 	// requested name.
 	ErrNotFound = errors.New("lifecycle: no descriptor with that name")
@@ -39,3 +45,18 @@ var (
 	// the descriptors passed by the manager.
 	ErrFilesTaken = errors.New("lifecycle: passed descriptors already taken")
 )
+
+// unreachableError marks err as ErrUnreachable without changing its text,
+// which already names the socket and the cause.
+type unreachableError struct{ err error }
+
+func (e *unreachableError) Error() string   { return e.err.Error() }
+func (e *unreachableError) Unwrap() []error { return []error{ErrUnreachable, e.err} }
+
+// unreachable marks a non-nil err as ErrUnreachable.
+func unreachable(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &unreachableError{err: err}
+}

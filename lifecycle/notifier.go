@@ -1,6 +1,7 @@
 package lifecycle
 
 import (
+	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -23,10 +24,12 @@ import (
 type Notifier struct {
 	addr address
 
-	mu     sync.Mutex
-	t      transport // guarded by mu
-	buf    []byte    // guarded by mu; reused for messages with values
-	closed bool      // guarded by mu
+	mu          sync.Mutex
+	t           transport       // guarded by mu
+	buf         []byte          // guarded by mu; reused for messages with values
+	closed      bool            // guarded by mu
+	unreachable bool            // guarded by mu; the last send found the socket unreachable
+	onReach     func(err error) // guarded by mu; see OnReachability
 }
 
 // NewNotifier returns a Notifier for env.NotifySocket. An unset socket
@@ -347,9 +350,56 @@ func (n *Notifier) sendLocked(msg []byte, fds []int) (bool, error) {
 		return false, ErrClosed
 	}
 	if err := n.t.send(n.addr, msg, fds); err != nil {
+		if !n.unreachable && errors.Is(err, ErrUnreachable) {
+			n.unreachable = true
+			if n.onReach != nil {
+				n.onReach(err)
+			}
+		}
 		return false, err
 	}
+	if n.unreachable {
+		n.unreachable = false
+		if n.onReach != nil {
+			n.onReach(nil)
+		}
+	}
 	return true, nil
+}
+
+// OnReachability makes f hear when the manager's socket changes from
+// reachable to unreachable and back, as sends find it: f(err) at the first
+// send that fails with an error matching ErrUnreachable, f(nil) at the
+// first send that gets through after that, and nothing in between. The
+// socket counts as reachable until a send says otherwise. f replaces any
+// earlier one; nil removes it.
+//
+// f runs inside the send, with the Notifier locked: it must return soon
+// (log a line, signal a goroutine) and call no method of the Notifier but
+// Address and Enabled.
+//
+// Sends are never skipped or delayed for an unreachable socket: a
+// watchdog ping must go out when the manager is back. Retrying with
+// backoff is for callers that resend by themselves, such as a periodic
+// status line; Reachable tells them.
+func (n *Notifier) OnReachability(f func(err error)) {
+	if !n.Enabled() {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.onReach = f
+}
+
+// Reachable reports false when the last send found the manager's socket
+// unreachable (see OnReachability), true otherwise.
+func (n *Notifier) Reachable() bool {
+	if !n.Enabled() {
+		return true
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return !n.unreachable
 }
 
 // sendFilesLocked duplicates the descriptors behind files, sends them with

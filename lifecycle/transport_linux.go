@@ -66,7 +66,12 @@ func (t *transport) send(a address, msg []byte, fds []int) error {
 		err = writeMsg(t.fd, msg, fds)
 	}
 	if err != nil {
-		return fmt.Errorf("lifecycle: send to %s: %w", a, err)
+		err = fmt.Errorf("lifecycle: send to %s: %w", a, err)
+		if reconnectable(err) {
+			// Reconnected, and the new peer went away too.
+			err = unreachable(err)
+		}
+		return err
 	}
 	return nil
 }
@@ -109,9 +114,11 @@ func dial(a address) (fd, sotype int, err error) {
 	return -1, 0, fmt.Errorf("lifecycle: dial notify socket: unknown address kind %d", a.kind)
 }
 
+// wrapDial marks every dial failure ErrUnreachable: whatever the cause
+// (no such path, nobody listening, permission), no message gets through.
 func wrapDial(a address, err error) error {
 	if err != nil {
-		return fmt.Errorf("lifecycle: dial notify socket %s: %w", a, err)
+		return unreachable(fmt.Errorf("lifecycle: dial notify socket %s: %w", a, err))
 	}
 	return nil
 }

@@ -18,9 +18,7 @@ import (
 // Run serves the application under the service manager until SIGTERM,
 // SIGINT or ctx's end, as plainapp.Run does, through fx.
 func Run(ctx context.Context, opts sdlife.Options, cfg *plainapp.Config, dbHealthy func(context.Context) error) error {
-	app := fx.New(
-		fx.NopLogger,
-		fxmodule.Module,
+	return fxmodule.RunContext(ctx,
 		fx.Supply(opts, cfg),
 		fxmodule.AsReloader[*plainapp.Config](),
 		fx.Provide(
@@ -28,14 +26,6 @@ func Run(ctx context.Context, opts sdlife.Options, cfg *plainapp.Config, dbHealt
 			fx.Annotate(router, fx.As(new(http.Handler))),
 		),
 	)
-	if err := app.Start(ctx); err != nil {
-		return err
-	}
-	select {
-	case <-app.Done(): // SIGTERM, SIGINT, or the Service asked fx to stop
-	case <-ctx.Done():
-	}
-	return app.Stop(context.WithoutCancel(ctx))
 }
 
 // router is plainapp's Router with the probes mounted.

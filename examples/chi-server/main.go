@@ -11,9 +11,7 @@
 package main
 
 import (
-	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -35,7 +33,9 @@ func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 // unit's TimeoutStopSec= is 70 s.
 const drainTimeout = 65 * time.Second
 
-// run is main without os.Exit, so that tests can drive it.
+// run is main without os.Exit for a clean stop: fxmodule.Run exits the
+// process itself when the service fails, after telling stderr and the
+// manager why in one line.
 func run(args []string, stderr io.Writer) int {
 	flags := flag.NewFlagSet("chi-server", flag.ContinueOnError)
 	flags.SetOutput(stderr)
@@ -48,41 +48,22 @@ func run(args []string, stderr io.Writer) int {
 	if f, ok := stderr.(*os.File); ok {
 		logger = lifecycle.NewLogger(f, env, nil) // journal-native under systemd, text on a terminal
 	}
-
-	cfg, err := LoadConfig(*configPath)
-	if err != nil {
-		fmt.Fprintf(stderr, "chi-server: %v\n", err)
-		sdlife.ReportStartFailure(env, err)
-		return 1
-	}
-	live, err := newLiveConfig(*configPath, os.Getenv("CREDENTIALS_DIRECTORY"), cfg)
-	if err != nil {
-		fmt.Fprintf(stderr, "chi-server: %v\n", err)
-		sdlife.ReportStartFailure(env, err)
-		return 1
-	}
 	if !env.Supervised() {
 		logger.Info("not running under systemd ($NOTIFY_SOCKET unset): readiness, status and watchdog notifications are off")
 	}
 
-	app := fx.New(
-		fx.NopLogger, // fx's own event log; the service logs through slog
-		fxmodule.Module,
-		fx.StopTimeout(drainTimeout+5*time.Second), // fx's default 15 s would cut the drain short
+	fxmodule.Run(
+		fx.StopTimeout(drainTimeout+5*time.Second), // must exceed the drain: fxmodule.Run refuses to start otherwise
 		fx.Supply(logger),
-		fx.Supply(sdlife.Options{
-			Environment: &env,
-			Listen:      httpadapter.ListenConfig{Address: cfg.Listen, Backlog: cfg.ListenBacklog},
-			Server: httpadapter.ServerConfig{
-				Server:       &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
-				TLS:          live.tlsConfig(), // nil: plain HTTP and h2c
-				DrainTimeout: drainTimeout,
+		fx.Provide(
+			func() (Config, error) { return LoadConfig(*configPath) },
+			func(cfg Config) (*liveConfig, error) {
+				return newLiveConfig(*configPath, os.Getenv("CREDENTIALS_DIRECTORY"), cfg)
 			},
-			RestartResetAfter: cfg.restartResetAfter(),
-		}),
-		fx.Supply(live),
+			serviceOptions,
+		),
 		fxmodule.AsReloader[*liveConfig](),
-		fx.Invoke(func(s *sdlife.Service) {
+		fx.Invoke(func(s *sdlife.Service, live *liveConfig) {
 			live.listenChanged, live.checkListen = s.ListenAddressChanged, s.CheckListenAddress
 		}),
 		fx.Provide(
@@ -92,27 +73,20 @@ func run(args []string, stderr io.Writer) int {
 			}),
 		),
 	)
-	if err := app.Err(); err != nil {
-		fmt.Fprintf(stderr, "chi-server: %v\n", err)
-		sdlife.ReportStartFailure(env, err)
-		return 1
-	}
+	return 0
+}
 
-	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
-	defer cancel()
-	if err := app.Start(startCtx); err != nil {
-		// fxmodule has already told the manager why.
-		fmt.Fprintf(stderr, "chi-server: %v\n", err)
-		return 1
+// serviceOptions configures the Service from the configuration.
+func serviceOptions(cfg Config, live *liveConfig) sdlife.Options {
+	return sdlife.Options{
+		Listen: httpadapter.ListenConfig{Address: cfg.Listen, Backlog: cfg.ListenBacklog},
+		Server: httpadapter.ServerConfig{
+			Server:       &http.Server{ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute},
+			TLS:          live.tlsConfig(), // nil: plain HTTP and h2c
+			DrainTimeout: drainTimeout,
+		},
+		RestartResetAfter: cfg.restartResetAfter(),
 	}
-	sig := <-app.Wait()
-	stopCtx, cancel := context.WithTimeout(context.Background(), app.StopTimeout())
-	defer cancel()
-	if err := app.Stop(stopCtx); err != nil {
-		fmt.Fprintf(stderr, "chi-server: stop: %v\n", err)
-		return 1
-	}
-	return sig.ExitCode
 }
 
 // newRouter builds the service's routes; fxmodule wraps it in the request

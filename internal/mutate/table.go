@@ -739,4 +739,76 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
+
+	// issue 16: fx and notify
+	{
+		name: "fx: drain after the application's OnStop hooks",
+		edits: []edit{
+			{"fxmodule/module.go", "\t_ = a.svc.Drain(ctx)\n}", "\ta.svc.Stopping()\n}"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: Run prints dig's wrapping",
+		edits: []edit{
+			{"fxmodule/run.go", "root := dig.RootCause(err)", "root := err"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: construction failure not told to the manager",
+		edits: []edit{
+			{"fxmodule/run.go", "\t\terr = buildError(err)\n\t\tinfo.startFailed(err)\n", "\t\terr = buildError(err)\n"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: stop timeout shorter than the drain accepted",
+		edits: []edit{
+			{"fxmodule/run.go", "d > 0 && app.StopTimeout() <= d", "d > 0 && app.StopTimeout() < 0"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: short stop timeout under fx.New not warned",
+		edits: []edit{
+			{"fxmodule/module.go", "if left := time.Until(dl); left <= a.drain {", "if left := time.Until(dl); false && left <= a.drain {"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: Run silent about a failed server",
+		edits: []edit{
+			{"fxmodule/run.go", "return code, info.serveErr()", "return code, nil"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "notify: every failed send to an unreachable socket logged",
+		edits: []edit{
+			{"reachability.go", "\tif errors.Is(err, lifecycle.ErrUnreachable) {\n\t\treturn\n\t}\n\ts.log.Error(msg", "\tif errors.Is(err, lifecycle.ErrUnreachable) && false {\n\t\treturn\n\t}\n\ts.log.Error(msg"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "notify: silence when reachable again",
+		edits: []edit{
+			{"lifecycle/notifier.go", "\t\tif n.onReach != nil {\n\t\t\tn.onReach(nil)\n\t\t}\n", ""},
+		},
+		pkgs: []string{"./lifecycle/", "./fxmodule/"},
+	},
+	{
+		name: "status: unreachable manager logged by the reporter",
+		edits: []edit{
+			{"httpadapter/status.go", "if !r.failing && !unreachable {", "if true {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "status: backoff outlasts a manager that is back",
+		edits: []edit{
+			{"httpadapter/status.go", "now.Before(r.retryAt) && !r.n.Reachable()", "now.Before(r.retryAt)"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
 }
