@@ -285,6 +285,28 @@ func (c *container) state(t testing.TB, unit string) map[string]string {
 		"NRestarts", "NFileDescriptorStore", "MainPID")
 }
 
+// settledState is state once the manager has finished what it was doing
+// with the unit: it polls (bounded by timeout) while ActiveState is a
+// transition (activating, deactivating, reloading, refreshing) and returns
+// the first snapshot that is not, or the last one at the timeout. It stands
+// for the manager's own notion of "done" where the test has no job to wait
+// on: a socket-activated start is the manager's job, not the test's, and a
+// request answered by the service proves that it accepts, not that PID 1
+// has processed its READY=1 yet.
+func (c *container) settledState(t testing.TB, unit string, timeout time.Duration) map[string]string {
+	t.Helper()
+	var s map[string]string
+	waitFor(timeout, func() bool {
+		s = c.state(t, unit)
+		switch s["ActiveState"] {
+		case "activating", "deactivating", "reloading", "refreshing":
+			return false
+		}
+		return true
+	})
+	return s
+}
+
 // journal returns the unit's journal (messages of systemd about it and of
 // the service itself), as plain message lines.
 func (c *container) journal(t testing.TB, unit string) string {
