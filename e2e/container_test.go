@@ -153,8 +153,11 @@ func boot(t *testing.T, suite string) *container {
 // host where no systemd assigns one per caller (a CI sandbox, where every
 // process is in the root group), every container of every concurrent run
 // would be in the same /payload, and their systemds would share
-// /payload/system.slice/chi-server.service. One container's stop then
-// removes the group that another's start has just created, and that start
+// /payload/system.slice/chi-server.service. A container's boot and
+// power-off remove the empty groups under /payload, another container's
+// too (an empty group made there is gone after one boot of the shared
+// layout, kept with this one): a unit's group is empty between its
+// creation and the spawn of its process, and a restart that loses it there
 // fails with "Failed to spawn executor: No such file or directory" (seen on
 // systemd 262, after "bpf-firewall: Attaching egress BPF program to cgroup
 // ... failed: No such file or directory").
