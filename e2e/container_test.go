@@ -5,11 +5,13 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -82,9 +84,17 @@ func boot(t *testing.T, suite string) *container {
 	// firewalling). systemd 258 and later refuse cgroup v1 entirely.
 	c.cmd.Env = append(os.Environ(), "SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1")
 	c.cmd.Stdout, c.cmd.Stderr = console, console // stdin: /dev/null
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	if err := c.cmd.Start(); err != nil {
+	cgroupFD, err := makeCgroup(c.name)
+	if err != nil {
 		console.Close()
+		t.Fatalf("the cgroup of %s: %v", c.name, err)
+	}
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, UseCgroupFD: true, CgroupFD: cgroupFD}
+	err = c.cmd.Start()
+	syscall.Close(cgroupFD)
+	if err != nil {
+		console.Close()
+		removeCgroup(c.name)
 		t.Fatalf("systemd-nspawn: %v", err)
 	}
 	go func() {
@@ -110,6 +120,9 @@ func boot(t *testing.T, suite string) *container {
 	})
 
 	c.pid1 = c.findPID1(t)
+	if cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", c.pid1)); !strings.Contains(string(cg), "0::/"+c.name+"/") {
+		t.Fatalf("%s: PID 1 is not in the container's own cgroup /%s: %s", c.name, c.name, cg)
+	}
 	os.WriteFile(c.pidFile, []byte(fmt.Sprintf("%d %d\n", c.cmd.Process.Pid, c.pid1)), 0o644)
 
 	start := time.Now()
@@ -132,6 +145,101 @@ func boot(t *testing.T, suite string) *container {
 	}
 	t.Logf("%s (%s) running after %v, PID1 %d", c.name, suite, time.Since(start).Round(time.Millisecond), c.pid1)
 	return c
+}
+
+// A container gets a cgroup of its own, /<name> in the cgroup v2 hierarchy,
+// and systemd-nspawn starts in it. nspawn --keep-unit runs the container in
+// a "payload" group beside its own, under the group it was started in: on a
+// host where no systemd assigns one per caller (a CI sandbox, where every
+// process is in the root group), every container of every concurrent run
+// would be in the same /payload, and their systemds would share
+// /payload/system.slice/chi-server.service. A container's boot and
+// power-off remove the empty groups under /payload, another container's
+// too (an empty group made there is gone after one boot of the shared
+// layout, kept with this one): a unit's group is empty between its
+// creation and the spawn of its process, and a restart that loses it there
+// fails with "Failed to spawn executor: No such file or directory" (seen on
+// systemd 262, after "bpf-firewall: Attaching egress BPF program to cgroup
+// ... failed: No such file or directory").
+//
+// The hierarchy need not be mounted on the host (a hybrid host has only
+// cgroup v1 at /sys/fs/cgroup): withCgroupRoot mounts it in a mount
+// namespace of its own, so nothing is left mounted on the host.
+
+// makeCgroup creates the group of container name and returns a directory
+// descriptor of it for SysProcAttr.CgroupFD (the caller closes it).
+func makeCgroup(name string) (int, error) {
+	fd := -1
+	err := withCgroupRoot(func(root string) error {
+		dir := filepath.Join(root, name)
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			return err
+		}
+		var err error
+		fd, err = syscall.Open(dir, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			syscall.Rmdir(dir)
+			return fmt.Errorf("open %s: %w", dir, err)
+		}
+		return nil
+	})
+	return fd, err
+}
+
+// removeCgroup removes the group of container name and the groups its
+// systemd left in it, deepest first. Call it once the container is off.
+func removeCgroup(name string) error {
+	return withCgroupRoot(func(root string) error {
+		var dirs []string
+		err := filepath.WalkDir(filepath.Join(root, name), func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if d.IsDir() {
+				dirs = append(dirs, path)
+			}
+			return nil
+		})
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		for i := len(dirs) - 1; i >= 0; i-- {
+			if rmErr := syscall.Rmdir(dirs[i]); rmErr != nil && err == nil {
+				err = fmt.Errorf("removing cgroup %s: %w", strings.TrimPrefix(dirs[i], root), rmErr)
+			}
+		}
+		return err
+	})
+}
+
+// withCgroupRoot runs f with the cgroup v2 hierarchy mounted at root, in a
+// mount namespace private to one OS thread, which ends with f.
+func withCgroupRoot(f func(root string) error) error {
+	errc := make(chan error, 1)
+	go func() {
+		// Never unlocked: the thread, with its mount namespace, exits with
+		// this goroutine.
+		runtime.LockOSThread()
+		errc <- func() error {
+			if err := syscall.Unshare(syscall.CLONE_NEWNS); err != nil {
+				return fmt.Errorf("unshare: %w", err)
+			}
+			if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
+				return fmt.Errorf("private mounts: %w", err)
+			}
+			root, err := os.MkdirTemp("", "sdlife-e2e-cgroup-")
+			if err != nil {
+				return err
+			}
+			defer os.Remove(root)
+			if err := syscall.Mount("cgroup2", root, "cgroup2", 0, ""); err != nil {
+				return fmt.Errorf("mount cgroup2: %w", err)
+			}
+			defer syscall.Unmount(root, syscall.MNT_DETACH)
+			return f(root)
+		}()
+	}()
+	return <-errc
 }
 
 // findPID1 returns the container's PID 1 as seen from the host: the child of
@@ -170,6 +278,9 @@ func (c *container) poweroff(logf func(string, ...any)) {
 			os.Remove(c.pidFile)
 			// nspawn --register=no leaves this mount-propagation dir behind.
 			os.RemoveAll(filepath.Join("/run/systemd/nspawn/propagate", c.name))
+			if err := removeCgroup(c.name); err != nil {
+				logf("%s: %v", c.name, err)
+			}
 		}()
 		if c.pid1 > 0 {
 			syscall.Kill(c.pid1, sigRTMin4)
@@ -283,6 +394,28 @@ func (c *container) state(t testing.TB, unit string) map[string]string {
 	t.Helper()
 	return c.show(t, unit, "ActiveState", "SubState", "Result", "StatusText",
 		"NRestarts", "NFileDescriptorStore", "MainPID")
+}
+
+// settledState is state once the manager has finished what it was doing
+// with the unit: it polls (bounded by timeout) while ActiveState is a
+// transition (activating, deactivating, reloading, refreshing) and returns
+// the first snapshot that is not, or the last one at the timeout. It stands
+// for the manager's own notion of "done" where the test has no job to wait
+// on: a socket-activated start is the manager's job, not the test's, and a
+// request answered by the service proves that it accepts, not that PID 1
+// has processed its READY=1 yet.
+func (c *container) settledState(t testing.TB, unit string, timeout time.Duration) map[string]string {
+	t.Helper()
+	var s map[string]string
+	waitFor(timeout, func() bool {
+		s = c.state(t, unit)
+		switch s["ActiveState"] {
+		case "activating", "deactivating", "reloading", "refreshing":
+			return false
+		}
+		return true
+	})
+	return s
 }
 
 // journal returns the unit's journal (messages of systemd about it and of

@@ -212,13 +212,14 @@ const handoverOff = "[Service]\nFileDescriptorStoreMax=1\nEnvironment=FDSTORE=1\
 
 // TestConnHandover: idle HTTP/1.1 keep-alive connections survive
 // `systemctl restart` in the fd store. 10 restarts under fresh-connection
-// load, three times in one container: without an idle pool, with 200 idle
-// connections handed over, and with the same pool and hand-over off
-// (handoverOff). With the hand-over: 0 failed requests, every pool
-// connection answered with 200 on the same TCP connection by each new
+// load, four times in one container: without an idle pool, with 200 idle
+// connections handed over, without the pool again, and with a pool and
+// hand-over off (handoverOff). With the hand-over: 0 failed requests, every
+// pool connection answered with 200 on the same TCP connection by each new
 // process, every drain hands over all 200 (journal), the median restart
 // at most 100 ms slower than without the pool and the client maximum
-// latency in the same range. The figures of all three are recorded.
+// latency in the same range (both against the slower of the series
+// without, before and after). The figures of all four are recorded.
 //
 // The pool sends one request after each restart (a proxy that uses its
 // pool). A pool that stays silent across several restarts is
@@ -272,9 +273,16 @@ func TestConnHandover(t *testing.T) {
 		t.Logf("with the pool: %s", restartTimeline(es, withPool))
 		t.Logf("without: %s", restartTimeline(es, noPool))
 
+		// The baseline again, after: the machine's load can drift over the
+		// half minute of these series (other work on a shared CI host), and
+		// the pool is compared with the slower of the two baselines, so
+		// that a drift is not taken for the pool's cost.
+		pool.close()
+		noPoolAfter := restartSeries(t, c, unit, "no idle pool, after", nRestarts, nil)
+		t.Log(noPoolAfter)
+
 		c.dropIn(t, unit, "e2e-handover-off.conf", handoverOff)
 		c.must(t, "systemctl", "restart", unit) // the new limit applies from this start
-		pool.close()
 		var closed []int
 		var offPool *idlePool
 		off := restartSeries(t, c, unit, fmt.Sprintf("%d idle, hand-over off", poolSize), nRestarts, func(i int) {
@@ -295,7 +303,7 @@ func TestConnHandover(t *testing.T) {
 		}
 		c.dropIn(t, unit, "e2e-handover-off.conf", "")
 
-		for _, r := range []poolRun{noPool, withPool, off} {
+		for _, r := range []poolRun{noPool, withPool, noPoolAfter, off} {
 			maxLat, p999 := r.load.latency()
 			recordResult("handover", "systemd %s, %s: %d restarts, median %v, max %v, min %v; client max %v, p99.9 %v; %d ok, %d failed, %d retried",
 				version, r.name, len(r.times), r.median().Round(time.Millisecond), slices.Max(r.times).Round(time.Millisecond),
@@ -305,19 +313,21 @@ func TestConnHandover(t *testing.T) {
 		recordResult("handover", "systemd %s: with hand-over %d of %d drains handed over all %d, pool requests failed %d, fd store after: %d; hand-over off: %d handed over, pool connections closed by the server per restart %v",
 			version, handed, nRestarts, poolSize, len(roundErrs), stored, offHanded, closed)
 
-		for _, r := range []poolRun{noPool, withPool} {
+		for _, r := range []poolRun{noPool, withPool, noPoolAfter} {
 			if r.load.failed.Load() != 0 {
 				t.Errorf("%s: %d failed requests: %v", r.name, r.load.failed.Load(), r.load)
 			}
 		}
-		if d := withPool.median() - noPool.median(); d > 100*time.Millisecond {
-			t.Errorf("median restart with %d idle connections %v, without %v: %v slower, want at most 100ms",
-				poolSize, withPool.median(), noPool.median(), d)
+		baseline := max(noPool.median(), noPoolAfter.median())
+		if d := withPool.median() - baseline; d > 100*time.Millisecond {
+			t.Errorf("median restart with %d idle connections %v, without %v before and %v after: %v slower, want at most 100ms",
+				poolSize, withPool.median(), noPool.median(), noPoolAfter.median(), d)
 		}
-		maxNo, _ := noPool.load.latency()
+		maxBefore, _ := noPool.load.latency()
+		maxAfter, _ := noPoolAfter.load.latency()
 		maxWith, _ := withPool.load.latency()
-		if maxWith > maxNo+200*time.Millisecond {
-			t.Errorf("client max latency %v with the pool, %v without: not in the same range", maxWith, maxNo)
+		if maxWith > max(maxBefore, maxAfter)+200*time.Millisecond {
+			t.Errorf("client max latency %v with the pool, %v before and %v after without: not in the same range", maxWith, maxBefore, maxAfter)
 		}
 		if stored < 1 || stored > 1+poolSize {
 			t.Errorf("NFileDescriptorStore=%d after the restarts, want the listener and at most the pool", stored)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // movedPort is the address the scenario moves the service to.
@@ -92,7 +93,13 @@ func TestListenAddress(t *testing.T) {
 			sockAddr, configured := loopback(socketPort()), defaultConfig().Listen
 			c.must(t, "systemctl", "start", sock)
 			mustGet(t, socketPort(), "/", cfg.Greeting) // starts the service
-			s := c.state(t, activated)
+			// The answer does not wait for PID 1 to process the service's
+			// STATUS= and READY=1 (the socket accepted before the service
+			// was ready): read the state once the start job has ended.
+			s := c.settledState(t, activated, 30*time.Second)
+			if s["ActiveState"] != "active" {
+				t.Fatalf("%s after the first connection: %v", activated, s)
+			}
 			mustRefuse(t, servicePort())
 			want := "listening on " + sockAddr + " as the socket unit says, not on the configured " + configured
 			if !strings.Contains(s["StatusText"], want) {

@@ -96,6 +96,23 @@ func requestCount(t testing.TB, status string) int {
 	return n
 }
 
+var inFlightRe = regexp.MustCompile(`(\d+) in flight`)
+
+// waitInFlight waits until the unit's StatusText says that n requests are
+// in flight: the process has accepted them and they are in their handler.
+// STATUS is refreshed about once a second; the wait is bounded by 5s.
+func (c *container) waitInFlight(t testing.TB, unit string, n int) {
+	t.Helper()
+	var status string
+	if !waitFor(5*time.Second, func() bool {
+		status = c.state(t, unit)["StatusText"]
+		m := inFlightRe.FindStringSubmatch(status)
+		return m != nil && atoi(m[1]) == n
+	}) {
+		t.Fatalf("StatusText %q: not %d in flight within 5s", status, n)
+	}
+}
+
 // waitFor polls cond every 50ms until it holds or the timeout passes; it
 // returns whether it held.
 func waitFor(timeout time.Duration, cond func() bool) bool {

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestSocketActivation: the socket unit starts the service on the first
@@ -27,7 +28,11 @@ func TestSocketActivation(t *testing.T) {
 		}
 		// The first request is answered by the service it starts.
 		mustGet(t, socketPort(), "/", defaultConfig().Greeting)
-		if s := c.state(t, unit); s["ActiveState"] != "active" || s["SubState"] != "running" {
+		// The socket accepted before the service was ready, by design: the
+		// answer proves the service serves, not that PID 1 has processed its
+		// READY=1 yet. Wait for the start job the connection triggered to
+		// end, then the unit must be up (not failed, not still activating).
+		if s := c.settledState(t, unit, 30*time.Second); s["ActiveState"] != "active" || s["SubState"] != "running" {
 			t.Fatalf("service after first connection: %v", s)
 		}
 		if sp := listenInodes(servicePort()); len(sp) != 0 {

@@ -10,6 +10,12 @@ import (
 	"time"
 )
 
+// inFlightFor is how long the request of TestRestartInFlight is in flight:
+// long enough that, once STATUS (refreshed about once a second) has said so,
+// the restart and the manager's deactivating state are seen well before it
+// ends.
+const inFlightFor = 5 * time.Second
+
 // TestRestartInFlight: a request in flight during `systemctl restart` is
 // answered by the old process; a request sent meanwhile waits in the
 // backlog and is answered by the new one.
@@ -23,28 +29,38 @@ func TestRestartInFlight(t *testing.T) {
 			err  error
 		}
 		slow, fresh := make(chan result, 1), make(chan result, 1)
+		slowSent := time.Now()
 		go func() {
-			code, _, err := get(servicePort(), "/slow?ms=2000")
+			code, _, err := get(servicePort(), fmt.Sprintf("/slow?ms=%d", inFlightFor.Milliseconds()))
 			slow <- result{code, err}
 		}()
-		time.Sleep(500 * time.Millisecond)
+		// The request is in its handler before the restart begins.
+		c.waitInFlight(t, unit, 1)
 		restarted := make(chan error, 1)
 		restartStart := time.Now()
-		var restartTook time.Duration
+		var restartTook, sinceSlow time.Duration
 		go func() {
 			out, err := c.run("systemctl", "restart", unit)
-			restartTook = time.Since(restartStart)
+			restartTook, sinceSlow = time.Since(restartStart), time.Since(slowSent)
 			if err != nil {
 				err = fmt.Errorf("%v: %s", err, out)
 			}
 			restarted <- err
 		}()
-		time.Sleep(500 * time.Millisecond) // the old process is draining now
+		// The old process is draining (held by the request in flight): the
+		// manager is stopping the unit.
+		var s map[string]string
+		if !waitFor(5*time.Second, func() bool {
+			s = c.state(t, unit)
+			return s["ActiveState"] == "deactivating"
+		}) {
+			t.Fatalf("the restart did not begin within 5s: %v", s)
+		}
 		go func() {
 			code, _, err := get(servicePort(), "/")
 			fresh <- result{code, err}
 		}()
-		for name, ch := range map[string]chan result{"in-flight /slow?ms=2000": slow, "request sent during the restart": fresh} {
+		for name, ch := range map[string]chan result{"in-flight /slow": slow, "request sent during the restart": fresh} {
 			select {
 			case r := <-ch:
 				if r.err != nil || r.code != 200 {
@@ -57,10 +73,12 @@ func TestRestartInFlight(t *testing.T) {
 		if err := <-restarted; err != nil {
 			t.Fatalf("systemctl restart: %v", err)
 		}
-		// The old process had 1.5 s of /slow left: the restart waited for it.
-		t.Logf("systemctl restart took %v", restartTook.Round(time.Millisecond))
-		if restartTook < time.Second {
-			t.Errorf("restart took %v: it cannot have waited for the in-flight request", restartTook)
+		// The old process answers /slow no sooner than inFlightFor after it
+		// was sent: a restart that waited for it ends later than that.
+		t.Logf("systemctl restart took %v, ended %v after the in-flight request was sent",
+			restartTook.Round(time.Millisecond), sinceSlow.Round(time.Millisecond))
+		if sinceSlow < inFlightFor {
+			t.Errorf("restart ended %v after /slow?ms=%d was sent: it cannot have waited for the request in flight", sinceSlow, inFlightFor.Milliseconds())
 		}
 	})
 }
@@ -84,8 +102,8 @@ func TestStop(t *testing.T) {
 			code, _, err := get(servicePort(), "/slow?ms=2000")
 			done <- result{code, err, time.Since(start)}
 		}()
-		// Let the request be accepted and reach its handler before the stop.
-		time.Sleep(500 * time.Millisecond)
+		// The request is in its handler before the stop.
+		c.waitInFlight(t, unit, 1)
 		stopStart := time.Now()
 		c.must(t, "systemctl", "stop", unit)
 		stopTook := time.Since(stopStart)
