@@ -637,7 +637,7 @@ var mutations = []mutation{
 	{
 		name: "status: Stop does not send the final line",
 		edits: []edit{
-			{"httpadapter/status.go", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n\t\t\tr.sendLocked(time.Now())\n", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n"},
+			{"httpadapter/status.go", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n\t\t\tr.sendLocked(time.Now(), true)\n", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
