@@ -115,6 +115,12 @@ type ServerConfig struct {
 	StopTimeout time.Duration
 	// Logger receives drain progress and errors. Nil means silent.
 	Logger *slog.Logger
+	// GoawayAckTimeout bounds the drain's two-step GOAWAY on an HTTP/2
+	// connection (RFC 9113 §6.8; see goaway2.go): the final GOAWAY goes
+	// out when the client acknowledged the first one's PING, or when
+	// this much time passed since the drain began, whichever is first.
+	// Zero means DefaultGoawayAckTimeout (1s).
+	GoawayAckTimeout time.Duration
 }
 
 // Server runs an http.Server under the service manager and drains it on
@@ -154,8 +160,8 @@ const (
 
 // NewServer checks cfg and prepares the server; nothing runs until Start.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 {
-		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, StopTimeout or ListenerCloseDelay")
+	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 || cfg.GoawayAckTimeout < 0 {
+		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, StopTimeout, ListenerCloseDelay or GoawayAckTimeout")
 	}
 	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
 		return nil, errors.New("httpadapter: ServerConfig.TLS has no certificate")
@@ -168,6 +174,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.IdleGrace == 0 {
 		cfg.IdleGrace = DefaultIdleGrace
+	}
+	if cfg.GoawayAckTimeout == 0 {
+		cfg.GoawayAckTimeout = DefaultGoawayAckTimeout
 	}
 	srv := cfg.Server
 	if srv == nil {
@@ -208,6 +217,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			s.tls.NextProtos = alpnProtos(srv)
 		}
 	}
+	installTwoStep(srv, &s.conn) // HTTP/2 connections get the two-step GOAWAY (goaway2.go)
 	srv.Handler = &closeWhenDraining{conn: &s.conn, next: h}
 	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
@@ -266,10 +276,13 @@ type closeWhenDraining struct {
 func (h *closeWhenDraining) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	markHTTP2(r)
 	if h.conn.draining.Load() {
-		w.Header().Set("Connection", "close")
-		if r.ProtoMajor == 1 {
+		switch {
+		case r.ProtoMajor == 1:
+			w.Header().Set("Connection", "close")
 			h.conn.answered.Add(1)
-		} else {
+		case twoStep(r): // its GOAWAY comes by the two-step (goaway2.go)
+		default:
+			w.Header().Set("Connection", "close")
 			markGoaway(r)
 		}
 	}
@@ -518,6 +531,7 @@ func (s *Server) drain(parent context.Context) error {
 	// 3. Ask clients to close after their response (GOAWAY for HTTP/2),
 	// time idleness, and tell streaming handlers.
 	s.conn.draining.Store(true)
+	s.conn.announceGoaways(start) // HTTP/2: GOAWAY(2^31-1) and PING
 	close(s.drainC)
 	// 4. Stop accepting. Serve returns after registering (StateNew) every
 	// connection it accepted, so once serveDone is closed the tracker
@@ -545,11 +559,16 @@ func (s *Server) drain(parent context.Context) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	closedIdle := 0
+	// Meanwhile the HTTP/2 connections get their final GOAWAY (pressGoaways)
+	// before http.Server.Shutdown would send its own, and those done are
+	// closed (finishGoneAway).
 	for {
 		now := time.Now()
 		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
+		pending := s.conn.pressGoaways(now, s.cfg.GoawayAckTimeout)
+		s.conn.finishGoneAway()
 		c := s.conn.counts(now)
-		if c.waitFor() == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
+		if c.waitFor() == 0 && pending == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break
 		}
 		select {
@@ -576,6 +595,7 @@ func (s *Server) drain(parent context.Context) error {
 		case <-tick.C:
 		}
 	}
+	s.conn.waitAnnounces()
 	// 9. Hijacked connections their owners left open.
 	n := s.conn.closeHijacked()
 	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
@@ -593,6 +613,7 @@ func (s *Server) forceClose(parent context.Context) error {
 	s.mu.Unlock()
 	<-serveDone // Close closed the listener too
 	hijacked := s.conn.closeHijacked()
+	s.conn.waitAnnounces()
 	var err error
 	if perr := parent.Err(); perr != nil {
 		err = fmt.Errorf("httpadapter: drain cut short (%w): closed %d connections", perr, n)
