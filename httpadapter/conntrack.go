@@ -53,6 +53,7 @@ type connTracker struct {
 	announcing   sync.WaitGroup
 	announceMu   sync.Mutex
 	announceDone bool
+	goawayCut    atomic.Int64 // two-steps cut at GoawayAckTimeout, the PING unanswered
 }
 
 type connRecord struct {

@@ -57,7 +57,7 @@ import (
 // "unencrypted_http2" TLSNextProto entry, the hand-off net/http and
 // golang.org/x/net/http2 share for connections they pass to each other as
 // net.Conns; when a Go release lacks it, the Server falls back to the
-// single GOAWAY (twoStep.install returns false).
+// single GOAWAY (installTwoStep returns false).
 
 // HTTP/2 frame layout (RFC 9113 §4.1) and the frames the two-step uses.
 const (
@@ -290,10 +290,13 @@ func (c *h2Conn) announceLocked() error {
 // PING's ACK: the server's read, wherever it waits, is woken by a read
 // deadline in the past (Read lifts it again). Before a TLS client's
 // preface was read, the wait for it fails and the connection is closed.
-func (c *h2Conn) cut() {
-	c.handIn.Store(true)
+// It reports whether this was the first cut of a connection whose client
+// had not acknowledged the PING.
+func (c *h2Conn) cut() (first bool) {
+	first = !c.handIn.Swap(true) && !c.acked.Load()
 	c.waking.Store(true)
 	_ = c.Conn.SetReadDeadline(time.Unix(1, 0))
+	return first
 }
 
 // pending reports whether the connection's two-step began and the server
@@ -482,11 +485,13 @@ func (t *connTracker) registerH2(c net.Conn, w *h2Conn) {
 		return
 	}
 	r := v.(*connRecord)
-	r.proto.Store(int32(protoHTTP2))
 	r.h2.Store(w)
 	if t.draining.Load() {
 		t.announce(w, time.Now())
 	}
+	// Only now: the drain waits for it as a new connection until it
+	// waits for its two-step (pressGoaways).
+	r.proto.Store(int32(protoHTTP2))
 }
 
 // announce begins w's two-step; the write of the announce runs in a
@@ -524,6 +529,17 @@ func (t *connTracker) announceGoaways(now time.Time) {
 	})
 }
 
+// twoStepOpen returns how many connections with the two-step are open.
+func (t *connTracker) twoStepOpen() (n int) {
+	t.conns.Range(func(_, v any) bool {
+		if v.(*connRecord).h2.Load() != nil {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
 // pressGoaways cuts the two-step short on the connections whose client
 // did not acknowledge the PING within bound, and returns how many
 // connections have not had their final GOAWAY yet.
@@ -534,8 +550,8 @@ func (t *connTracker) pressGoaways(now time.Time, bound time.Duration) (pending 
 			return true
 		}
 		pending++
-		if w.overdue(now, bound) {
-			w.cut() // again on every round: the server may lift the deadline
+		if w.overdue(now, bound) && w.cut() { // again on every round: the server may lift the deadline
+			t.goawayCut.Add(1)
 		}
 		return true
 	})

@@ -275,14 +275,13 @@ type closeWhenDraining struct {
 
 func (h *closeWhenDraining) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	markHTTP2(r)
-	if h.conn.draining.Load() {
-		switch {
-		case r.ProtoMajor == 1:
-			w.Header().Set("Connection", "close")
+	// An HTTP/2 connection with the two-step gets its GOAWAY from it
+	// (goaway2.go), not from its responses.
+	if h.conn.draining.Load() && (r.ProtoMajor == 1 || !twoStep(r)) {
+		w.Header().Set("Connection", "close")
+		if r.ProtoMajor == 1 {
 			h.conn.answered.Add(1)
-		case twoStep(r): // its GOAWAY comes by the two-step (goaway2.go)
-		default:
-			w.Header().Set("Connection", "close")
+		} else {
 			markGoaway(r)
 		}
 	}
@@ -560,13 +559,11 @@ func (s *Server) drain(parent context.Context) error {
 	defer tick.Stop()
 	closedIdle := 0
 	// Meanwhile the HTTP/2 connections get their final GOAWAY (pressGoaways)
-	// before http.Server.Shutdown would send its own, and those done are
-	// closed (finishGoneAway).
+	// before http.Server.Shutdown would send its own.
 	for {
 		now := time.Now()
 		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
 		pending := s.conn.pressGoaways(now, s.cfg.GoawayAckTimeout)
-		s.conn.finishGoneAway()
 		c := s.conn.counts(now)
 		if c.waitFor() == 0 && pending == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break
@@ -580,18 +577,26 @@ func (s *Server) drain(parent context.Context) error {
 	// 8. What http.Server.Shutdown adds: GOAWAY on idle HTTP/2
 	// connections, hooks, stragglers. Meanwhile the HTTP/2 connections
 	// that went away and have nothing left to send are half-closed, so
-	// that their clients close them (finishGoneAway).
-	s.conn.noteIdleHTTP2()
-	shut := make(chan error, 1)
-	go func() { shut <- s.srv.Shutdown(ctx) }()
+	// that their clients close them (finishGoneAway). Shutdown starts
+	// once the two-step's connections are closed: they need nothing of
+	// it, and its wait polls at intervals growing to 500ms.
+	var shut chan error
 	for done := false; !done; {
 		s.conn.finishGoneAway()
+		s.conn.pressGoaways(time.Now(), s.cfg.GoawayAckTimeout) // connections whose TLS handshake ended late
+		if shut == nil && s.conn.twoStepOpen() == 0 {
+			s.conn.noteIdleHTTP2()
+			shut = make(chan error, 1)
+			go func() { shut <- s.srv.Shutdown(ctx) }()
+		}
 		select {
 		case err := <-shut:
 			if err != nil {
 				return s.forceClose(parent)
 			}
 			done = true
+		case <-ctx.Done():
+			return s.forceClose(parent)
 		case <-tick.C:
 		}
 	}
@@ -599,7 +604,8 @@ func (s *Server) drain(parent context.Context) error {
 	// 9. Hijacked connections their owners left open.
 	n := s.conn.closeHijacked()
 	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
-		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "hijacked_closed", n)
+		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "hijacked_closed", n,
+		"goaway_unacked", s.conn.goawayCut.Load())
 	return nil
 }
 
