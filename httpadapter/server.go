@@ -65,7 +65,9 @@ type ServerConfig struct {
 	// When its Protocols and TLSNextProto are both nil, Protocols is set
 	// to HTTP/1 and HTTP/2: h2c (HTTP/2 with prior knowledge) on a plain
 	// listener, h2 (negotiated by ALPN) with TLS. Set Protocols to choose
-	// otherwise.
+	// otherwise. NewServer has net/http set up its HTTP/2 server at once
+	// (TLSNextProto) and puts itself between it and each connection, for
+	// the drain's two-step GOAWAY (see Shutdown).
 	Server *http.Server
 	// TLS, when set, makes Start serve HTTPS: it wraps the listener it is
 	// given (from socket activation, the fd store or a bind, see Listen)
@@ -414,11 +416,15 @@ func (s *Server) Addr() net.Addr {
 //     readiness change. The drain begins after it.
 //  3. The drain signal fires: Draining and DrainStarted's channels are
 //     closed, so streaming handlers end their responses and owners of
-//     hijacked connections close them. From now on every response
-//     carries "Connection: close": an HTTP/1 connection is closed after
-//     it, an HTTP/2 connection gets GOAWAY with it, so its client opens
-//     a new connection for its next requests while the streams in flight
-//     finish.
+//     hijacked connections close them. From now on every HTTP/1 response
+//     carries "Connection: close", and the connection is closed after
+//     it. Every HTTP/2 connection gets the two-step GOAWAY of RFC 9113
+//     §6.8 (goaway2.go): a GOAWAY with last stream ID 2^31-1 and a PING
+//     now, so its client opens its next streams on a new connection;
+//     once the client acknowledged the PING (or GoawayAckTimeout
+//     passed), the final GOAWAY, naming the last stream processed: every
+//     stream the client opened before it read the first GOAWAY is
+//     processed, none refused.
 //  4. The listener is closed, so no new connection is accepted. The
 //     socket itself lives on when the manager holds a copy (fd store or
 //     socket unit): the kernel keeps queueing connections for the next
@@ -443,21 +449,23 @@ func (s *Server) Addr() net.Addr {
 //     idempotent requests because of it. The grace makes it need a
 //     client that sat idle for IdleGrace and then sent at that instant.
 //  7. Shutdown waits until every HTTP/1 connection has closed, except
-//     those that have sent nothing for 5 seconds, and for hijacked
-//     connections until their owners closed them or IdleGrace passed.
-//     HTTP/2 connections are not waited for here: they go on serving
-//     their streams.
-//  8. http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
-//     connection that has none yet (the idle ones: net/http would close
-//     an HTTP/1 connection whose request arrives after this point
-//     without an answer, which is why it waits for step 7), runs the
-//     other RegisterOnShutdown hooks, and waits until every connection
-//     has closed. An HTTP/2 connection closes once its streams have
-//     finished and its client has closed it. A client that keeps it open
-//     after GOAWAY (Go's does, while it has no request on it) would hold
-//     the drain for net/http's one-second GOAWAY timeout: on Linux the
-//     connection is half-closed instead as soon as the client has
-//     acknowledged the GOAWAY, and the client closes its side.
+//     those that have sent nothing for 5 seconds, for hijacked
+//     connections until their owners closed them or IdleGrace passed,
+//     and until every HTTP/2 connection had its final GOAWAY. HTTP/2
+//     connections go on serving their streams.
+//  8. Once its streams have finished, an HTTP/2 connection is
+//     half-closed as soon as the client's TCP acknowledged the final
+//     GOAWAY and the last response (on Linux), and the client closes its
+//     side; one whose client keeps it open is closed once the half-close
+//     is acknowledged too. A client that keeps it open after GOAWAY (Go's
+//     does, while it has no request on it) would otherwise hold the drain
+//     for net/http's one-second GOAWAY timeout. When they are all closed,
+//     http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
+//     connection that has none yet (those served without the two-step,
+//     see goaway2.go; net/http would close an HTTP/1 connection whose
+//     request arrives after this point without an answer, which is why
+//     it waits for step 7), runs the other RegisterOnShutdown hooks, and
+//     waits until every connection has closed.
 //  9. Hijacked connections still open are closed, and the log line
 //     saying the drain ended counts them, with the connections handed
 //     over, answered with "Connection: close" and closed while idle.

@@ -1,13 +1,20 @@
 package httpadapter
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"net"
 	"net/http"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"golang.org/x/net/http2"
 )
 
 // loopConn is a net.Conn whose reads replay a fixed stream of frames and
@@ -172,5 +179,166 @@ func benchTwoStepLoopback(b *testing.B, proto, server string) {
 		if resp.ProtoMajor != 2 {
 			b.Fatalf("protocol %s", resp.Proto)
 		}
+	}
+}
+
+// recConn records what is written to it and replays in for reads, in
+// chunks of the sizes the test chooses.
+type recConn struct {
+	net.Conn // nil: only Read and Write are used
+	out      bytes.Buffer
+	in       [][]byte
+}
+
+func (c *recConn) Write(p []byte) (int, error) { return c.out.Write(p) }
+
+func (c *recConn) Read(p []byte) (int, error) {
+	if len(c.in) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.in[0])
+	if c.in[0] = c.in[0][n:]; len(c.in[0]) == 0 {
+		c.in = c.in[1:]
+	}
+	return n, nil
+}
+
+// frameKinds parses b as HTTP/2 frames and names them in order (type,
+// and GOAWAY's last stream ID); it fails on bytes that are not frames.
+func frameKinds(t *testing.T, r io.Reader) []string {
+	t.Helper()
+	fr := http2.NewFramer(nil, r)
+	var kinds []string
+	for {
+		f, err := fr.ReadFrame()
+		if errors.Is(err, io.EOF) {
+			return kinds
+		}
+		if err != nil {
+			t.Fatalf("after %v: %v", kinds, err)
+		}
+		k := f.Header().Type.String()
+		switch f := f.(type) {
+		case *http2.GoAwayFrame:
+			k += "(" + strconv.FormatUint(uint64(f.LastStreamID), 10) + ")"
+		case *http2.PingFrame:
+			if f.IsAck() {
+				k += "(ack)"
+			}
+		}
+		kinds = append(kinds, k)
+	}
+}
+
+// TestTwoStepAnnounceAtFrameBoundary: the announce goes into the server's
+// output only after its first frame (SETTINGS) and never inside a frame,
+// however the server's writes split its frames.
+func TestTwoStepAnnounceAtFrameBoundary(t *testing.T) {
+	settings, data, hdrs := frame(0x4, 0, 0, 6), frame(0x0, 0, 1, 100), frame(0x1, 0x4, 3, 20)
+	tests := []struct {
+		name   string
+		before [][]byte // written before the drain asks
+		after  [][]byte // written after
+		want   []string
+	}{
+		{
+			name:  "before the server's SETTINGS",
+			after: [][]byte{settings, data},
+			want:  []string{"SETTINGS", "GOAWAY(2147483647)", "PING", "DATA"},
+		},
+		{
+			name:   "mid-frame",
+			before: [][]byte{settings, data[:50]},
+			after:  [][]byte{append(slices.Clone(data[50:]), hdrs...)},
+			want:   []string{"SETTINGS", "DATA", "GOAWAY(2147483647)", "PING", "HEADERS"},
+		},
+		{
+			name:   "header split",
+			before: [][]byte{settings, data[:4]},
+			after:  [][]byte{data[4:], hdrs},
+			want:   []string{"SETTINGS", "DATA", "GOAWAY(2147483647)", "PING", "HEADERS"},
+		},
+		{
+			name:   "idle at a boundary",
+			before: [][]byte{settings, data},
+			after:  [][]byte{hdrs},
+			want:   []string{"SETTINGS", "DATA", "GOAWAY(2147483647)", "PING", "HEADERS"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recConn{}
+			c := &h2Conn{Conn: rec}
+			for _, p := range tt.before {
+				if _, err := c.Write(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.ask(time.Now())
+			c.tryAnnounce()
+			for _, p := range tt.after {
+				if _, err := c.Write(p); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if got := frameKinds(t, &rec.out); !slices.Equal(got, tt.want) {
+				t.Errorf("server output %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTwoStepHandsGoawayAfterAck: the GOAWAY handed to the server comes
+// right after the client's ACK of the announce's PING, however the
+// client's bytes arrive, and the bytes after the ACK follow it.
+func TestTwoStepHandsGoawayAfterAck(t *testing.T) {
+	tests := []struct {
+		name     string
+		split    func(b []byte) [][]byte
+		buffered bool // the server reads ahead of its frames (as a bufio.Reader would)
+	}{
+		{"one read", func(b []byte) [][]byte { return [][]byte{b} }, false},
+		{"one read, read ahead", func(b []byte) [][]byte { return [][]byte{b} }, true},
+		{"byte by byte", func(b []byte) [][]byte {
+			var s [][]byte
+			for i := range b {
+				s = append(s, b[i:i+1])
+			}
+			return s
+		}, false},
+		{"odd chunks", func(b []byte) [][]byte {
+			var s [][]byte
+			for len(b) > 0 {
+				n := min(7, len(b))
+				s, b = append(s, b[:n]), b[n:]
+			}
+			return s
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := &recConn{}
+			c := &h2Conn{Conn: rec}
+			c.ask(time.Now())
+			ack := frame(frameTypePing, flagAck, 0, 8)
+			copy(ack[frameHeaderLen:], c.ping[:])
+			other := frame(frameTypePing, flagAck, 0, 8) // an ACK of another PING
+			var in []byte
+			for _, f := range [][]byte{frame(0x4, 0, 0, 6), frame(0x1, 0x5, 1, 20), other, ack, frame(0x1, 0x5, 3, 20), frame(0x0, 0x1, 3, 10)} {
+				in = append(in, f...)
+			}
+			rec.in = tt.split(in)
+			want := []string{"SETTINGS", "HEADERS", "PING(ack)", "PING(ack)", "GOAWAY(0)", "HEADERS", "DATA"}
+			var r io.Reader = c
+			if tt.buffered {
+				r = bufio.NewReaderSize(c, 4096)
+			}
+			if got := frameKinds(t, r); !slices.Equal(got, want) {
+				t.Errorf("server read %v, want %v", got, want)
+			}
+			if !c.finalAsked.Load() {
+				t.Error("the handed GOAWAY is not recorded")
+			}
+		})
 	}
 }
