@@ -103,11 +103,11 @@ func parseH2loadLog(t *testing.T, path string, begin time.Time) h2loadRun {
 }
 
 // h2loadAcrossRestarts runs h2load against url n times, restarting unit
-// h2loadLead into each run.
-func h2loadAcrossRestarts(t *testing.T, c *container, unit, url string, n int) (runs []h2loadRun, r restartRun) {
+// h2loadLead into each run; pids are the main processes, first to last.
+func h2loadAcrossRestarts(t *testing.T, c *container, unit, url string, n int) (runs []h2loadRun, r restartRun, pids []string) {
 	t.Helper()
 	c.allowRapidRestarts(t, unit)
-	pids := []string{c.state(t, unit)["MainPID"]}
+	pids = []string{c.state(t, unit)["MainPID"]}
 	for i := range n {
 		wait := startH2load(t, url)
 		time.Sleep(h2loadLead) // the load is under way
@@ -124,7 +124,7 @@ func h2loadAcrossRestarts(t *testing.T, c *container, unit, url string, n int) (
 		pids = append(pids, pid)
 		runs = append(runs, wait())
 	}
-	return runs, r
+	return runs, r, pids
 }
 
 // sumRuns adds up h2load runs.
@@ -288,9 +288,10 @@ func TestH2Clients(t *testing.T) {
 			c.setNaiveFlags(t, ph.naiveFlags)
 			c.must(t, "systemctl", "restart", "naive.service")
 			t.Run("h2load_"+ph.name, func(t *testing.T) {
-				runs, r := h2loadAcrossRestarts(t, c, unit, fmt.Sprintf("%s://127.0.0.1:%d/", ph.scheme, servicePort()), nRestarts)
+				runs, r, pids := h2loadAcrossRestarts(t, c, unit, fmt.Sprintf("%s://127.0.0.1:%d/", ph.scheme, servicePort()), nRestarts)
 				tot := sumRuns(runs)
 				t.Logf("sdlife: %d sent, %d failed, %d unsent; restarts %s; last run %s", tot.sent, tot.failed, tot.unsent, durations(r), runs[len(runs)-1].summary)
+				t.Logf("sdlife restarts: %s", restartTimeline(c.journalJSON(t, unit), poolRun{oldPID: pids[:len(pids)-1], newPID: pids[1:]}))
 				recordResult("h2 clients", "systemd %d | chi-server (sdlife) | h2load %s | %d of %d sent failed | %d cancelled unsent | restart %s",
 					su.systemd, ph.name, tot.failed, tot.sent, tot.unsent, durations(r))
 				if tot.failed != 0 {
@@ -303,7 +304,7 @@ func TestH2Clients(t *testing.T) {
 					t.Errorf("only %d requests sent: the load did not really run", tot.sent)
 				}
 
-				nruns, nr := h2loadAcrossRestarts(t, c, "naive.service", fmt.Sprintf("%s://127.0.0.1:%d/", ph.scheme, naivePort()), nRestarts)
+				nruns, nr, _ := h2loadAcrossRestarts(t, c, "naive.service", fmt.Sprintf("%s://127.0.0.1:%d/", ph.scheme, naivePort()), nRestarts)
 				ntot := sumRuns(nruns)
 				t.Logf("naive: %d sent, %d failed, %d unsent; restarts %s", ntot.sent, ntot.failed, ntot.unsent, durations(nr))
 				recordResult("h2 clients", "systemd %d | naive net/http | h2load %s | %d of %d sent failed | %d cancelled unsent | restart %s",

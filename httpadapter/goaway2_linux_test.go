@@ -464,3 +464,123 @@ func TestTwoStepGoawayBadClients(t *testing.T) {
 
 // isReset reports whether err is a connection reset.
 func isReset(err error) bool { return errors.Is(err, syscall.ECONNRESET) }
+
+// pumpThroughDrain keeps 16 streams in flight on c, opening one as each
+// ends, as a client that never retries does, acknowledging the server's
+// PINGs; drain starts once 100 were answered. Like any compliant client it
+// opens no stream once it has read a GOAWAY. It returns how many streams
+// it opened and how many of them the final GOAWAY refused (above its last
+// stream ID, never answered).
+func pumpThroughDrain(t *testing.T, c *rawH2, drain func()) (opened, refused int) {
+	t.Helper()
+	var ids []uint32
+	open := func() { ids = append(ids, c.get("/")) }
+	for range 16 {
+		open()
+	}
+	acked, drained, ended := 0, false, 0
+	for {
+		c.wait("progress", func(s *rawState) bool {
+			return s.eof || len(s.pings) > acked || len(s.ended) > ended
+		})
+		for ; acked < len(c.st.pings); acked++ {
+			if err := c.fr.WritePing(true, c.st.pings[acked]); err != nil {
+				break // the server closed: what was sent is counted below
+			}
+		}
+		for ; ended < len(c.st.ended); ended++ {
+			if len(c.st.goaways) == 0 {
+				open()
+			}
+		}
+		if !drained && ended >= 100 {
+			drained = true
+			drain()
+		}
+		if c.st.eof {
+			break
+		}
+	}
+	if len(c.st.goaways) == 0 {
+		t.Fatal("no GOAWAY")
+	}
+	last := c.st.goaways[len(c.st.goaways)-1].last
+	for _, id := range ids {
+		if id > last {
+			refused++
+		} else if !c.st.ended[id] {
+			t.Errorf("stream %d (at most the last stream %d) was not answered", id, last)
+		}
+	}
+	return len(ids), refused
+}
+
+// TestTwoStepRefusesNoStream: a client that keeps streams in flight as
+// the drain begins and never retries: net/http's single GOAWAY refuses
+// some of them (recorded, for BENCHMARKS.md), the two-step none.
+func TestTwoStepRefusesNoStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("net/http's drains take a second each")
+	}
+	const drains = 5
+	for _, tt := range twoStepProtos {
+		t.Run(tt.name, func(t *testing.T) {
+			var sd, nh struct{ opened, refused int }
+			for range drains {
+				s, addr, cfg, _, _ := twoStepServer(t, tt.tls, 5*time.Second)
+				c := dialRaw(t, addr, cfg)
+				c.handshake()
+				errc := make(chan error, 1)
+				o, r := pumpThroughDrain(t, c, func() { go func() { errc <- s.Shutdown(context.Background()) }() })
+				if err := <-errc; err != nil {
+					t.Fatalf("Shutdown() = %v", err)
+				}
+				sd.opened += o
+				sd.refused += r
+
+				srv, naddr, ncfg := plainH2Server(t, tt.tls)
+				c = dialRaw(t, naddr, ncfg)
+				c.handshake()
+				nerrc := make(chan error, 1)
+				o, r = pumpThroughDrain(t, c, func() { go func() { nerrc <- srv.Shutdown(context.Background()) }() })
+				c.conn.Close() // net/http's own Shutdown waits for the client
+				if err := <-nerrc; err != nil {
+					t.Fatalf("net/http Shutdown() = %v", err)
+				}
+				nh.opened += o
+				nh.refused += r
+			}
+			t.Logf("%d drains: two-step refused %d of %d streams; net/http refused %d of %d", drains, sd.refused, sd.opened, nh.refused, nh.opened)
+			if sd.refused != 0 {
+				t.Errorf("the two-step refused %d streams", sd.refused)
+			}
+		})
+	}
+}
+
+// plainH2Server serves "ok" with a plain http.Server, h2c or h2 over TLS.
+func plainH2Server(t *testing.T, withTLS bool) (*http.Server, string, *tls.Config) {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	srv := &http.Server{Handler: okHandler(), ErrorLog: quietLog, Protocols: protocols(true, withTLS, !withTLS)}
+	var client *tls.Config
+	if withTLS {
+		cert := validTestCert(t, "server")
+		c, err := LoadCertificate(cert.write(t, t.TempDir()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := c.TLSConfig().Clone()
+		cfg.NextProtos = []string{"h2"}
+		l = tls.NewListener(l, cfg)
+		client = &tls.Config{RootCAs: pool(cert)}
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close(); <-done })
+	return srv, addr, client
+}
