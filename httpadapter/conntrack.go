@@ -86,9 +86,6 @@ func (t *connTracker) accepted(ctx context.Context, c net.Conn) context.Context 
 }
 
 func (t *connTracker) track(c net.Conn, st http.ConnState) {
-	if w := h2ConnOf(c); w != nil {
-		c = w.Conn // net/http's HTTP/2 server reports the h2Conn it serves
-	}
 	switch st {
 	case http.StateNew: // registered by accepted
 	case http.StateActive, http.StateIdle:

@@ -472,10 +472,12 @@ func readPreface(tc *tls.Conn) bool {
 	return tc.SetReadDeadline(time.Time{}) == nil
 }
 
-// The drain's side of the two-step (see Server.Shutdown), a step the
-// hand-over to a new process reuses as it is: announceGoaways when the
-// drain begins, then pressGoaways and finishGoneAway until no connection
-// is pending and every HTTP/2 connection closed.
+// The drain's side of the two-step (see Server.Shutdown), in steps that
+// any drain of a Server's connections can take as they are, the
+// hand-over to a new process on an upgrade among them: announceGoaways
+// when it begins, then pressGoaways until none is pending (every
+// connection had its final GOAWAY) and finishGoneAway until every HTTP/2
+// connection closed (twoStepOpen).
 
 // registerH2 records the h2Conn that serves the connection c net/http
 // accepted; during the drain its two-step begins at once.

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,5 +341,42 @@ func TestTwoStepHandsGoawayAfterAck(t *testing.T) {
 				t.Error("the handed GOAWAY is not recorded")
 			}
 		})
+	}
+}
+
+// TestTwoStepConnStateSeesAcceptedConn: a ConnState hook of the caller's
+// sees, for an HTTP/2 connection, the connection net/http accepted in
+// every state, not the two-step's frame layer.
+func TestTwoStepConnStateSeesAcceptedConn(t *testing.T) {
+	var (
+		mu   sync.Mutex
+		seen = map[net.Conn][]http.ConnState{}
+	)
+	srv := &http.Server{ErrorLog: quietLog, ConnState: func(c net.Conn, st http.ConnState) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[c] = append(seen[c], st)
+	}}
+	s, addr := startServer(t, ServerConfig{Handler: okHandler(), Server: srv, Ready: ReadyByCaller})
+	tr := h2cTransport()
+	resp, err := (&http.Client{Transport: tr}).Get("http://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	tr.CloseIdleConnections()
+	if err := s.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(seen) != 1 {
+		t.Fatalf("ConnState saw %d connections for one: %v", len(seen), seen)
+	}
+	for c, states := range seen {
+		if h2ConnOf(c) != nil || !slices.Contains(states, http.StateIdle) || states[len(states)-1] != http.StateClosed {
+			t.Errorf("ConnState saw %T with states %v", c, states)
+		}
 	}
 }

@@ -223,6 +223,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	srv.Handler = &closeWhenDraining{conn: &s.conn, next: h}
 	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		if w := h2ConnOf(c); w != nil {
+			c = w.Conn // net/http's HTTP/2 server reports the h2Conn it serves
+		}
 		s.conn.track(c, st)
 		if prevState != nil {
 			prevState(c, st)
