@@ -199,7 +199,7 @@ func (r *connRecord) goneAway(c net.Conn) bool {
 func (t *connTracker) finishGoneAway() (n int) {
 	t.conns.Range(func(k, v any) bool {
 		r := v.(*connRecord)
-		if connProto(r.proto.Load()) != protoHTTP2 || http.ConnState(r.state.Load()) != http.StateIdle {
+		if connProto(r.proto.Load()) != protoHTTP2 {
 			return true
 		}
 		c := k.(net.Conn)
@@ -207,7 +207,7 @@ func (t *connTracker) finishGoneAway() (n int) {
 			n += finishTwoStep(r, w, c)
 			return true
 		}
-		if r.finSent.Load() || !r.goneAway(c) || !sendQueueEmpty(c) {
+		if http.ConnState(r.state.Load()) != http.StateIdle || r.finSent.Load() || !r.goneAway(c) || !sendQueueEmpty(c) {
 			return true
 		}
 		if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {

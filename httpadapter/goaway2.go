@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -61,11 +62,15 @@ import (
 
 // HTTP/2 frame layout (RFC 9113 §4.1) and the frames the two-step uses.
 const (
-	frameHeaderLen  = 9
-	frameTypePing   = 0x6
-	frameTypeGoaway = 0x7
-	flagAck         = 0x1
-	maxStreamID     = 1<<31 - 1
+	frameHeaderLen     = 9
+	frameTypeData      = 0x0
+	frameTypeHeaders   = 0x1
+	frameTypeRstStream = 0x3
+	frameTypePing      = 0x6
+	frameTypeGoaway    = 0x7
+	flagAck            = 0x1
+	flagEndStream      = 0x1
+	maxStreamID        = 1<<31 - 1
 	// http2Preface is the client connection preface (RFC 9113 §3.4).
 	http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 	// prefaceTimeout bounds the wait for a TLS client's preface, as
@@ -121,8 +126,20 @@ type h2Conn struct {
 	net.Conn // the connection net/http accepted (*tls.Conn above TLS)
 
 	// Written by the server (one Write at a time) and by announce.
-	wmu sync.Mutex
-	out frameCursor
+	wmu       sync.Mutex
+	out       frameCursor
+	ending    uint32 // the stream the frame being written ends, or 0
+	goawayOut bool   // the frame being written is the server's GOAWAY
+	lastOut   [4]byte
+	nlast     int
+
+	// The client's streams whose last frame from the server has not been
+	// written yet (ended): opened by the reader, ended by the writer or
+	// by the client's RST_STREAM. Allocated once, at most the server's
+	// concurrent streams long.
+	smu   sync.Mutex
+	open  []uint32
+	maxIn uint32 // highest stream the client opened (reader only)
 
 	// Read by the server, one Read at a time.
 	in        frameCursor
@@ -135,16 +152,17 @@ type h2Conn struct {
 
 	// Shared with the drain.
 	askOnce       sync.Once
-	announceAsked atomic.Bool  // the drain began for this connection
-	announced     atomic.Bool  // GOAWAY(2^31-1)+PING written (or tried)
-	askedAt       atomic.Int64 // UnixNano of announceAsked
-	ping          [8]byte      // set before announceAsked
-	acked         atomic.Bool  // the client acknowledged the PING
-	handIn        atomic.Bool  // hand the server a GOAWAY at the next boundary
-	waking        atomic.Bool  // a read deadline in the past is set to wake the reader
-	finalAsked    atomic.Bool  // the server was handed its GOAWAY
-	finalSent     atomic.Bool  // the server's own GOAWAY went out
-	closed        atomic.Bool  // closed by finishTwoStep
+	announceAsked atomic.Bool   // the drain began for this connection
+	announced     atomic.Bool   // GOAWAY(2^31-1)+PING written (or tried)
+	askedAt       atomic.Int64  // UnixNano of announceAsked
+	ping          [8]byte       // set before announceAsked
+	acked         atomic.Bool   // the client acknowledged the PING
+	handIn        atomic.Bool   // hand the server a GOAWAY at the next boundary
+	waking        atomic.Bool   // a read deadline in the past is set to wake the reader
+	finalAsked    atomic.Bool   // the server was handed its GOAWAY
+	finalSent     atomic.Bool   // the server's own GOAWAY went out, all of it
+	finalLast     atomic.Uint32 // its last stream ID
+	closed        atomic.Bool   // closed by finishTwoStep
 }
 
 // h2TLSConn is an h2Conn above TLS: net/http's HTTP/2 server finds the TLS
@@ -232,11 +250,69 @@ func (c *h2Conn) canAnnounce() bool { return c.out.frames > 0 && c.out.atBoundar
 // stepOut follows the server's frames over the start of p and returns how
 // many bytes it took.
 func (c *h2Conn) stepOut(p []byte) int {
+	payload := c.out.left > 0
 	n, header := c.out.step(p)
-	if header && c.out.hdr[3] == frameTypeGoaway {
-		c.finalSent.Store(true)
+	if header {
+		h := &c.out.hdr
+		c.ending, c.goawayOut, c.nlast = 0, h[3] == frameTypeGoaway, 0
+		if id := streamID(h); id&1 == 1 && (h[3] == frameTypeRstStream ||
+			(h[3] == frameTypeData || h[3] == frameTypeHeaders) && h[4]&flagEndStream != 0) {
+			c.ending = id
+		}
+	} else if payload && c.goawayOut && c.nlast < len(c.lastOut) {
+		c.nlast += copy(c.lastOut[c.nlast:], p[:n])
+	}
+	if c.out.left == 0 && c.out.nhdr == 0 { // the frame is all written
+		if c.ending != 0 {
+			c.endStream(c.ending)
+			c.ending = 0
+		}
+		if c.goawayOut {
+			c.goawayOut = false
+			c.finalLast.Store(binary.BigEndian.Uint32(c.lastOut[:]) & maxStreamID)
+			c.finalSent.Store(true)
+		}
 	}
 	return n
+}
+
+// streamID returns the stream of a frame header.
+func streamID(h *[frameHeaderLen]byte) uint32 {
+	return binary.BigEndian.Uint32(h[5:]) & maxStreamID
+}
+
+// openStream records a stream the client opened.
+func (c *h2Conn) openStream(id uint32) {
+	c.smu.Lock()
+	if c.open == nil {
+		c.open = make([]uint32, 0, 16)
+	}
+	c.open = append(c.open, id)
+	c.smu.Unlock()
+}
+
+// endStream records that the stream needs nothing more from the server.
+func (c *h2Conn) endStream(id uint32) {
+	c.smu.Lock()
+	if i := slices.Index(c.open, id); i >= 0 {
+		c.open[i] = c.open[len(c.open)-1]
+		c.open = c.open[:len(c.open)-1]
+	}
+	c.smu.Unlock()
+}
+
+// streamsDone reports whether every stream up to last has had its last
+// frame from the server written to the connection (streams above it were
+// refused by the final GOAWAY: the server never answers them).
+func (c *h2Conn) streamsDone(last uint32) bool {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	for _, id := range c.open {
+		if id <= last {
+			return false
+		}
+	}
+	return true
 }
 
 // scanOut follows the server's frames in p.
@@ -375,6 +451,14 @@ func (c *h2Conn) stepIn(p []byte) int {
 		h := &c.in.hdr
 		c.pingAck = h[3] == frameTypePing && h[4]&flagAck != 0 && c.in.left == 8
 		c.nack = 0
+		switch id := streamID(h); {
+		case id&1 == 0:
+		case h[3] == frameTypeHeaders && id > c.maxIn:
+			c.maxIn = id
+			c.openStream(id)
+		case h[3] == frameTypeRstStream:
+			c.endStream(id)
+		}
 	case payload && c.pingAck:
 		c.nack += copy(c.ackData[c.nack:], p[:n])
 		if c.in.left == 0 {
@@ -560,16 +644,18 @@ func (t *connTracker) pressGoaways(now time.Time, bound time.Duration) (pending 
 	return pending
 }
 
-// finishTwoStep ends an idle HTTP/2 connection whose final GOAWAY went
-// out, once the client's TCP acknowledged all of it (the response bytes
-// too): first a half-close (after TLS's close_notify), so that the client
+// finishTwoStep ends an HTTP/2 connection whose final GOAWAY went out
+// once the last frame of every stream it did not refuse has been written
+// to the connection (not merely buffered by the server: its idle state
+// comes before its last flush) and the client's TCP acknowledged all of
+// it: first a half-close (after TLS's close_notify), so that the client
 // reads GOAWAY, then the end of the stream, and closes its side; then,
 // once the half-close is acknowledged as well and the client has sent
 // nothing since, a close, for a client that keeps its side open.
 // Everything sent is in the client's socket buffer by then, and a close
 // with nothing unread sends no reset. It returns 1 when it half-closed.
 func finishTwoStep(r *connRecord, w *h2Conn, c net.Conn) int {
-	if !w.finalSent.Load() || !sendQueueEmpty(c) {
+	if !w.finalSent.Load() || !w.streamsDone(w.finalLast.Load()) || !sendQueueEmpty(c) {
 		return 0
 	}
 	if !r.finSent.Load() {

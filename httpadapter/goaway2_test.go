@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"io"
 	"net"
@@ -49,20 +50,26 @@ func frame(typ byte, flags byte, stream uint32, n int) []byte {
 // as net/http's framer does) and writes HEADERS and DATA in one flush.
 type oneRequest struct {
 	conn     net.Conn
+	in       *loopConn
 	hdr      [frameHeaderLen]byte
 	payload  []byte
 	response []byte
+	id       uint32 // the request's stream, a new one each time
 }
 
 func newOneRequest(wrap func(net.Conn) net.Conn) *oneRequest {
 	const reqLen, respHdrLen, body = 24, 28, 6
-	r := &oneRequest{payload: make([]byte, reqLen)}
-	r.conn = wrap(&loopConn{in: frame(0x1, 0x5, 1, reqLen)})
+	r := &oneRequest{payload: make([]byte, reqLen), in: &loopConn{in: frame(0x1, 0x5, 1, reqLen)}}
+	r.conn = wrap(r.in)
 	r.response = append(frame(0x1, 0x4, 1, respHdrLen), frame(0x0, 0x1, 1, body)...)
 	return r
 }
 
 func (r *oneRequest) run(tb testing.TB) {
+	r.id += 2
+	binary.BigEndian.PutUint32(r.in.in[5:], r.id+1)
+	binary.BigEndian.PutUint32(r.response[5:], r.id+1)
+	binary.BigEndian.PutUint32(r.response[frameHeaderLen+28+5:], r.id+1)
 	if _, err := io.ReadFull(r.conn, r.hdr[:]); err != nil {
 		tb.Fatal(err)
 	}
@@ -377,6 +384,43 @@ func TestTwoStepConnStateSeesAcceptedConn(t *testing.T) {
 	for c, states := range seen {
 		if h2ConnOf(c) != nil || !slices.Contains(states, http.StateIdle) || states[len(states)-1] != http.StateClosed {
 			t.Errorf("ConnState saw %T with states %v", c, states)
+		}
+	}
+}
+
+// TestTwoStepStreamsDoneWhenWritten: a connection counts as answered only
+// once the last frame of every stream the final GOAWAY did not refuse is
+// written to it in full: net/http's HTTP/2 server reports the connection
+// idle before it flushes that frame from its buffer.
+func TestTwoStepStreamsDoneWhenWritten(t *testing.T) {
+	rec := &recConn{}
+	c := &h2Conn{Conn: rec}
+	rec.in = [][]byte{append(append(frame(0x1, 0x5, 1, 10), frame(0x1, 0x5, 3, 10)...), frame(0x1, 0x5, 5, 10)...)}
+	if got := frameKinds(t, c); len(got) != 3 {
+		t.Fatalf("read %v", got)
+	}
+	goaway := goawayFrame(3)
+	data := frame(0x0, flagEndStream, 1, 100)
+	steps := []struct {
+		write     []byte
+		wantFinal bool
+		wantDone  bool
+	}{
+		{write: goaway[:12]},
+		{write: goaway[12:], wantFinal: true},
+		{write: frame(0x3, 0, 3, 4), wantFinal: true}, // RST_STREAM on 3
+		{write: data[:50], wantFinal: true},           // stream 1's last frame, half of it
+		{write: data[50:], wantFinal: true, wantDone: true},
+	}
+	for i, st := range steps {
+		if _, err := c.Write(st.write); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.finalSent.Load(); got != st.wantFinal {
+			t.Errorf("step %d: final GOAWAY sent = %v, want %v", i, got, st.wantFinal)
+		}
+		if got := c.finalSent.Load() && c.streamsDone(c.finalLast.Load()); got != st.wantDone {
+			t.Errorf("step %d: streams done = %v, want %v (final last stream %d)", i, got, st.wantDone, c.finalLast.Load())
 		}
 	}
 }
