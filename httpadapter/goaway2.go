@@ -45,10 +45,12 @@ import (
 //     processed by then; on a GOAWAY from its peer it begins its own
 //     graceful shutdown: it sends the final GOAWAY with the highest stream
 //     ID it processed, refuses later streams, and finishes the others;
-//  4. once the final GOAWAY is out, the last response sent and all of it
-//     acknowledged by the client's TCP, the connection is half-closed, and
-//     closed when the half-close is acknowledged too (finishGoneAway): no
-//     drain waits out net/http's one-second GOAWAY timeout.
+//  4. once the final GOAWAY is out, the last frame of every stream it kept
+//     written (the h2Conn follows which streams the client opened and
+//     which the server ended) and all of it acknowledged by the client's
+//     TCP, the connection is half-closed, and closed when the half-close
+//     is acknowledged too (finishGoneAway): no drain waits out net/http's
+//     one-second GOAWAY timeout.
 //
 // A client that does not answer the PING within ServerConfig.GoawayAckTimeout
 // gets step 3 all the same: the server's read is woken by a read deadline
