@@ -291,4 +291,11 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
+	{
+		name: "two-step GOAWAY: a stream counts as answered before its last frame is written",
+		edits: []edit{
+			{"httpadapter/goaway2.go", "\t\t\tc.ending = id\n", "\t\t\tc.endStream(id)\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
 }
