@@ -48,8 +48,9 @@
 //     STATUS= says that until it is fixed. The listen backlog is
 //     Options.Listen.Backlog, whatever /proc shows (ProcSubset=pid).
 //   - HTTP/1.1 and h2c on a plain listener, h2 and HTTP/1.1 with
-//     Options.Server.TLS. HTTP/2 connections get GOAWAY when the drain
-//     begins; streaming handlers end on httpadapter.DrainStarted.
+//     Options.Server.TLS. HTTP/2 connections get the two-step GOAWAY (RFC
+//     9113 §6.8) when the drain begins, so no stream a client opened is
+//     refused; streaming handlers end on httpadapter.DrainStarted.
 //   - With MemoryPressureWatch= (systemd >= 254), memory pressure frees the
 //     Go heap and runs the MemoryReleasers; STATUS= says "memory pressure".
 //   - After every health check passed for Options.RestartResetAfter,

@@ -24,9 +24,10 @@ type Options struct {
 
 	// Server configures the HTTP server and its drain: the http.Server
 	// template (timeouts, TLS, protocols), DrainTimeout, IdleGrace,
-	// StopTimeout (see httpadapter.ServerConfig). Its Handler, Notifier,
-	// Readiness, Ready and Logger must be left zero: the handler is
-	// Run's (or Serve's) argument, the rest is the Service's.
+	// StopTimeout, GoawayAckTimeout (see httpadapter.ServerConfig). Its
+	// Handler, Notifier, Readiness, Ready and Logger must be left zero:
+	// the handler is Run's (or Serve's) argument, the rest is the
+	// Service's.
 	Server httpadapter.ServerConfig
 
 	// Logger receives the service's logs. Nil means silent.

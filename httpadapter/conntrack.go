@@ -48,6 +48,12 @@ type connTracker struct {
 	hijacked atomic.Int64 // hijacked records in conns
 	sweepAt  atomic.Int64 // sweep when hijacked exceeds this
 	sweeping sync.Mutex
+
+	// The two-step GOAWAY's announce goroutines (goaway2.go).
+	announcing   sync.WaitGroup
+	announceMu   sync.Mutex
+	announceDone bool
+	goawayCut    atomic.Int64 // two-steps cut at GoawayAckTimeout, the PING unanswered
 }
 
 type connRecord struct {
@@ -62,6 +68,7 @@ type connRecord struct {
 	// had acknowledged then, plus one (0: not taken). More acknowledged
 	// since means the GOAWAY Shutdown sends arrived.
 	ackedBefore atomic.Uint64
+	h2          atomic.Pointer[h2Conn] // HTTP/2 with the two-step GOAWAY (goaway2.go)
 }
 
 // minSweep is the number of hijacked connections below which closed ones
@@ -193,12 +200,15 @@ func (r *connRecord) goneAway(c net.Conn) bool {
 func (t *connTracker) finishGoneAway() (n int) {
 	t.conns.Range(func(k, v any) bool {
 		r := v.(*connRecord)
-		if connProto(r.proto.Load()) != protoHTTP2 || r.finSent.Load() ||
-			http.ConnState(r.state.Load()) != http.StateIdle {
+		if connProto(r.proto.Load()) != protoHTTP2 {
 			return true
 		}
 		c := k.(net.Conn)
-		if !r.goneAway(c) || !sendQueueEmpty(c) {
+		if w := r.h2.Load(); w != nil {
+			n += finishTwoStep(r, w, c)
+			return true
+		}
+		if http.ConnState(r.state.Load()) != http.StateIdle || r.finSent.Load() || !r.goneAway(c) || !sendQueueEmpty(c) {
 			return true
 		}
 		if cw, ok := c.(interface{ CloseWrite() error }); ok && cw.CloseWrite() == nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -52,7 +53,22 @@ func clientLoad(tr *http.Transport, scheme string) loadFunc {
 						res.fail(kind, err)
 						return
 					}
+					// A request sent again after its headers went out once:
+					// a stream refused by GOAWAY, retried on a new
+					// connection. (One moved to a new connection before it
+					// was sent, as after GOAWAY, does not count.) Over h2c,
+					// GetConn fires once per transport layer: TLS only.
+					wrote, resent := false, false
+					if scheme == "https" {
+						req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+							GetConn:      func(string) { resent = resent || wrote },
+							WroteHeaders: func() { wrote = true },
+						}))
+					}
 					resp, err := client.Do(req)
+					if resent {
+						res.retried.Add(1)
+					}
 					if err != nil {
 						res.fail(kind, err)
 						continue
@@ -317,5 +333,24 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("no %s after 5s", what)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestRestartH2GoClientRetriesNothing: Go's client re-sends, on a new
+// connection, each stream a single GOAWAY refused; across the two-step it
+// re-sends none (h2 over TLS, where its GetConn hook counts attempts). A
+// plain http.Server's figure is logged beside it, for BENCHMARKS.md.
+func TestRestartH2GoClientRetriesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("takes a few seconds")
+	}
+	res, _, _ := restartH2(t, 4, true, false)
+	naive, _, _ := restartH2(t, 4, true, true)
+	t.Logf("4 restarts: two-step %d retried of %d; net/http %d retried of %d", res.retried.Load(), res.ok.Load(), naive.retried.Load(), naive.ok.Load())
+	if n := res.retried.Load(); n != 0 {
+		t.Errorf("Go's client re-sent %d requests across the two-step", n)
+	}
+	if f := res.failed.Load(); f != 0 {
+		t.Errorf("%d requests failed: %v", f, res.errs)
 	}
 }

@@ -65,6 +65,7 @@ func restartHandler(c *Counters) http.Handler {
 // loadResult counts what the clients saw.
 type loadResult struct {
 	ok, failed atomic.Int64
+	retried    atomic.Int64 // requests the client sent again after it had sent them once (clientLoad over TLS)
 	mu         sync.Mutex
 	errs       []string
 }

@@ -68,7 +68,9 @@ type ServerConfig struct {
 	// When its Protocols and TLSNextProto are both nil, Protocols is set
 	// to HTTP/1 and HTTP/2: h2c (HTTP/2 with prior knowledge) on a plain
 	// listener, h2 (negotiated by ALPN) with TLS. Set Protocols to choose
-	// otherwise.
+	// otherwise. NewServer has net/http set up its HTTP/2 server at once
+	// (TLSNextProto) and puts itself between it and each connection, for
+	// the drain's two-step GOAWAY (see Shutdown).
 	Server *http.Server
 	// TLS, when set, makes Start serve HTTPS: it wraps the listener it is
 	// given (from socket activation, the fd store or a bind, see Listen)
@@ -132,6 +134,12 @@ type ServerConfig struct {
 	StopTimeout time.Duration
 	// Logger receives drain progress and errors. Nil means silent.
 	Logger *slog.Logger
+	// GoawayAckTimeout bounds the drain's two-step GOAWAY on an HTTP/2
+	// connection (RFC 9113 §6.8; see goaway2.go): the final GOAWAY goes
+	// out when the client acknowledged the first one's PING, or when
+	// this much time passed since the drain began, whichever is first.
+	// Zero means DefaultGoawayAckTimeout (1s).
+	GoawayAckTimeout time.Duration
 }
 
 // Server runs an http.Server under the service manager and drains it on
@@ -171,8 +179,8 @@ const (
 
 // NewServer checks cfg and prepares the server; nothing runs until Start.
 func NewServer(cfg ServerConfig) (*Server, error) {
-	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.HeaderGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 {
-		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, HeaderGrace, StopTimeout or ListenerCloseDelay")
+	if cfg.DrainTimeout < 0 || cfg.IdleGrace < 0 || cfg.HeaderGrace < 0 || cfg.StopTimeout < 0 || cfg.ListenerCloseDelay < 0 || cfg.GoawayAckTimeout < 0 {
+		return nil, errors.New("httpadapter: negative DrainTimeout, IdleGrace, HeaderGrace, StopTimeout, ListenerCloseDelay or GoawayAckTimeout")
 	}
 	if cfg.TLS != nil && len(cfg.TLS.Certificates) == 0 && cfg.TLS.GetCertificate == nil && cfg.TLS.GetConfigForClient == nil {
 		return nil, errors.New("httpadapter: ServerConfig.TLS has no certificate")
@@ -188,6 +196,9 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.HeaderGrace == 0 {
 		cfg.HeaderGrace = DefaultHeaderGrace
+	}
+	if cfg.GoawayAckTimeout == 0 {
+		cfg.GoawayAckTimeout = DefaultGoawayAckTimeout
 	}
 	srv := cfg.Server
 	if srv == nil {
@@ -228,9 +239,13 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			s.tls.NextProtos = alpnProtos(srv)
 		}
 	}
+	installTwoStep(srv, &s.conn) // HTTP/2 connections get the two-step GOAWAY (goaway2.go)
 	srv.Handler = &closeWhenDraining{conn: &s.conn, next: h}
 	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		if w := h2ConnOf(c); w != nil {
+			c = w.Conn // net/http's HTTP/2 server reports the h2Conn it serves
+		}
 		s.conn.track(c, st)
 		if prevState != nil {
 			prevState(c, st)
@@ -285,7 +300,9 @@ type closeWhenDraining struct {
 
 func (h *closeWhenDraining) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	markHTTP2(r)
-	if h.conn.draining.Load() {
+	// An HTTP/2 connection with the two-step gets its GOAWAY from it
+	// (goaway2.go), not from its responses.
+	if h.conn.draining.Load() && (r.ProtoMajor == 1 || !twoStep(r)) {
 		w.Header().Set("Connection", "close")
 		if r.ProtoMajor == 1 {
 			h.conn.answered.Add(1)
@@ -422,11 +439,15 @@ func (s *Server) Addr() net.Addr {
 //     readiness change. The drain begins after it.
 //  3. The drain signal fires: Draining and DrainStarted's channels are
 //     closed, so streaming handlers end their responses and owners of
-//     hijacked connections close them. From now on every response
-//     carries "Connection: close": an HTTP/1 connection is closed after
-//     it, an HTTP/2 connection gets GOAWAY with it, so its client opens
-//     a new connection for its next requests while the streams in flight
-//     finish.
+//     hijacked connections close them. From now on every HTTP/1 response
+//     carries "Connection: close", and the connection is closed after
+//     it. Every HTTP/2 connection gets the two-step GOAWAY of RFC 9113
+//     §6.8 (goaway2.go): a GOAWAY with last stream ID 2^31-1 and a PING
+//     now, so its client opens its next streams on a new connection;
+//     once the client acknowledged the PING (or GoawayAckTimeout
+//     passed), the final GOAWAY, naming the last stream processed: every
+//     stream the client opened before it read the first GOAWAY is
+//     processed, none refused.
 //  4. The listener is closed, so no new connection is accepted. The
 //     socket itself lives on when the manager holds a copy (fd store or
 //     socket unit): the kernel keeps queueing connections for the next
@@ -450,30 +471,32 @@ func (s *Server) Addr() net.Addr {
 //     for every server that closes idle connections, and clients retry
 //     idempotent requests because of it. The grace makes it need a
 //     client that sat idle for IdleGrace and then sent at that instant.
-//  7. Shutdown waits until every HTTP/1 connection has closed, and for
+//  7. Shutdown waits until every HTTP/1 connection has closed, for
 //     hijacked connections until their owners closed them or IdleGrace
-//     passed. A connection that has not sent a complete request header
-//     (it sent nothing, part of a header, or has not completed its TLS
-//     handshake) is closed when its time is up: one that sent part of a
-//     header once it has received nothing for HeaderGrace, at the latest
-//     HeaderGrace after the drain began; one that sent nothing, or a TLS
-//     one, IdleGrace after the drain began. A header it completes before
-//     is answered as in step 6. Bytes waiting in its socket buffer (on
-//     Linux) are read first. None of these had sent a complete request,
-//     so no request is lost (see ServerConfig.HeaderGrace).
-//     HTTP/2 connections are not waited for here: they go on serving
-//     their streams.
-//  8. http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
-//     connection that has none yet (the idle ones: net/http would close
-//     an HTTP/1 connection whose request arrives after this point
-//     without an answer, which is why it waits for step 7), runs the
-//     other RegisterOnShutdown hooks, and waits until every connection
-//     has closed. An HTTP/2 connection closes once its streams have
-//     finished and its client has closed it. A client that keeps it open
-//     after GOAWAY (Go's does, while it has no request on it) would hold
-//     the drain for net/http's one-second GOAWAY timeout: on Linux the
-//     connection is half-closed instead as soon as the client has
-//     acknowledged the GOAWAY, and the client closes its side.
+//     passed, and until every HTTP/2 connection had its final GOAWAY.
+//     HTTP/2 connections go on serving their streams. A connection that
+//     has not sent a complete request header (it sent nothing, part of a
+//     header, or has not completed its TLS handshake) is closed when its
+//     time is up: one that sent part of a header once it has received
+//     nothing for HeaderGrace, at the latest HeaderGrace after the drain
+//     began; one that sent nothing, or a TLS one, IdleGrace after the
+//     drain began. A header it completes before is answered as in step 6.
+//     Bytes waiting in its socket buffer (on Linux) are read first. None
+//     of these had sent a complete request, so no request is lost (see
+//     ServerConfig.HeaderGrace).
+//  8. Once its streams have finished, an HTTP/2 connection is
+//     half-closed as soon as the client's TCP acknowledged the final
+//     GOAWAY and the last response (on Linux), and the client closes its
+//     side; one whose client keeps it open is closed once the half-close
+//     is acknowledged too. A client that keeps it open after GOAWAY (Go's
+//     does, while it has no request on it) would otherwise hold the drain
+//     for net/http's one-second GOAWAY timeout. When they are all closed,
+//     http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
+//     connection that has none yet (those served without the two-step,
+//     see goaway2.go; net/http would close an HTTP/1 connection whose
+//     request arrives after this point without an answer, which is why
+//     it waits for step 7), runs the other RegisterOnShutdown hooks, and
+//     waits until every connection has closed.
 //  9. Hijacked connections still open are closed, and the log line
 //     saying the drain ended counts them, with the connections handed
 //     over, answered with "Connection: close", closed while idle and
@@ -547,6 +570,7 @@ func (s *Server) drain(parent context.Context) error {
 	// 3. Ask clients to close after their response (GOAWAY for HTTP/2),
 	// time idleness, and tell streaming handlers.
 	s.conn.draining.Store(true)
+	s.conn.announceGoaways(start) // HTTP/2: GOAWAY(2^31-1) and PING
 	close(s.drainC)
 	// 4. Stop accepting. Serve returns after registering (StateNew) every
 	// connection it accepted, so once serveDone is closed the tracker
@@ -575,12 +599,15 @@ func (s *Server) drain(parent context.Context) error {
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	closedIdle, headerless := 0, 0
+	// Meanwhile the HTTP/2 connections get their final GOAWAY (pressGoaways)
+	// before http.Server.Shutdown would send its own.
 	for {
 		now := time.Now()
 		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
 		headerless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace, s.cfg.IdleGrace)
+		pending := s.conn.pressGoaways(now, s.cfg.GoawayAckTimeout)
 		c := s.conn.counts(now)
-		if c.waitFor() == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
+		if c.waitFor() == 0 && pending == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
 			break
 		}
 		select {
@@ -592,25 +619,35 @@ func (s *Server) drain(parent context.Context) error {
 	// 8. What http.Server.Shutdown adds: GOAWAY on idle HTTP/2
 	// connections, hooks, stragglers. Meanwhile the HTTP/2 connections
 	// that went away and have nothing left to send are half-closed, so
-	// that their clients close them (finishGoneAway).
-	s.conn.noteIdleHTTP2()
-	shut := make(chan error, 1)
-	go func() { shut <- s.srv.Shutdown(ctx) }()
+	// that their clients close them (finishGoneAway). Shutdown starts
+	// once the two-step's connections are closed: they need nothing of
+	// it, and its wait polls at intervals growing to 500ms.
+	var shut chan error
 	for done := false; !done; {
 		s.conn.finishGoneAway()
+		s.conn.pressGoaways(time.Now(), s.cfg.GoawayAckTimeout) // connections whose TLS handshake ended late
+		if shut == nil && s.conn.twoStepOpen() == 0 {
+			s.conn.noteIdleHTTP2()
+			shut = make(chan error, 1)
+			go func() { shut <- s.srv.Shutdown(ctx) }()
+		}
 		select {
 		case err := <-shut:
 			if err != nil {
 				return s.forceClose(parent)
 			}
 			done = true
+		case <-ctx.Done():
+			return s.forceClose(parent)
 		case <-tick.C:
 		}
 	}
+	s.conn.waitAnnounces()
 	// 9. Hijacked connections their owners left open.
 	n := s.conn.closeHijacked()
 	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
-		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "headerless_closed", headerless, "hijacked_closed", n)
+		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "headerless_closed", headerless, "hijacked_closed", n,
+		"goaway_unacked", s.conn.goawayCut.Load())
 	return nil
 }
 
@@ -624,6 +661,7 @@ func (s *Server) forceClose(parent context.Context) error {
 	s.mu.Unlock()
 	<-serveDone // Close closed the listener too
 	hijacked := s.conn.closeHijacked()
+	s.conn.waitAnnounces()
 	var err error
 	if perr := parent.Err(); perr != nil {
 		err = fmt.Errorf("httpadapter: drain cut short (%w): closed %d connections", perr, n)

@@ -811,4 +811,47 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
+	// issue 19: two-step GOAWAY
+	{
+		name: "two-step GOAWAY: no announce when the drain begins",
+		edits: []edit{
+			{"httpadapter/server.go", "\ts.conn.announceGoaways(start) // HTTP/2: GOAWAY(2^31-1) and PING\n", ""},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "two-step GOAWAY: final GOAWAY without waiting for the PING's ACK",
+		edits: []edit{
+			{"httpadapter/goaway2.go", "\t\tc.announceAsked.Store(true)\n", "\t\tc.announceAsked.Store(true)\n\t\tc.handIn.Store(true)\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "two-step GOAWAY: a client that never acknowledges is not cut at the bound",
+		edits: []edit{
+			{"httpadapter/goaway2.go", "if w.overdue(now, bound) && w.cut() {", "if false && w.cut() {"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "two-step GOAWAY: a half-closed connection the client keeps open is not closed",
+		edits: []edit{
+			{"httpadapter/goaway2.go", "\t\t_ = c.Close() // net/http's HTTP/2 server sees its read fail and ends\n", ""},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "two-step GOAWAY: the announce written mid-frame",
+		edits: []edit{
+			{"httpadapter/goaway2.go", "func (c *h2Conn) canAnnounce() bool { return c.out.frames > 0 && c.out.atBoundary() }", "func (c *h2Conn) canAnnounce() bool { return true }"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
+	{
+		name: "two-step GOAWAY: a stream counts as answered before its last frame is written",
+		edits: []edit{
+			{"httpadapter/goaway2.go", "\t\t\tc.ending = id\n", "\t\t\tc.endStream(id)\n"},
+		},
+		pkgs: []string{"./httpadapter/"},
+	},
 }
