@@ -12,7 +12,8 @@ import (
 // each record is one journal entry sent over the journal's native protocol,
 // with PRIORITY following the level (error 3, warning 4, info 6, debug 7)
 // and every attribute a field of its own, its key upper-cased ("err"
-// becomes ERR, "listen.addr" LISTEN_ADDR). Otherwise, and off Linux, it
+// becomes ERR, "listen.addr" LISTEN_ADDR) and a duration in Go's form
+// ("6ms", as in text). Otherwise, and off Linux, it
 // logs text to stderr. opts may be nil; its Level and ReplaceAttr apply to
 // both forms.
 //

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	slogjournal "github.com/systemd/slog-journal"
 	"golang.org/x/sys/unix"
@@ -98,7 +99,8 @@ func journalNativeChild(t *testing.T) {
 		t.Fatalf("handler is %T, want the journal's", logger.Handler())
 	}
 	logger.With("unit", "chi-server.service").WithGroup("reload").Error("reload failed; keeping the previous config",
-		"err", errors.New("config: unknown field \"greting\"\nat line 2"), "attempt", 3, "123", "dropped")
+		"err", errors.New("config: unknown field \"greting\"\nat line 2"), "attempt", 3, "123", "dropped",
+		"took", 6*time.Millisecond)
 	got := readEntry(t, journal)
 	want := map[string]string{
 		"MESSAGE":           "reload failed; keeping the previous config",
@@ -106,6 +108,7 @@ func journalNativeChild(t *testing.T) {
 		"UNIT":              "chi-server.service",
 		"RELOAD_ERR":        "config: unknown field \"greting\"\nat line 2",
 		"RELOAD_ATTEMPT":    "3",
+		"RELOAD_TOOK":       "6ms",
 		"SYSLOG_IDENTIFIER": filepath.Base(os.Args[0]),
 	}
 	for k, v := range want {

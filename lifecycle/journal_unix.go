@@ -32,6 +32,11 @@ func newJournalHandler(opts *slog.HandlerOptions) (slog.Handler, error) {
 			if a.Key = journalField(a.Key); a.Key == "" {
 				return slog.Attr{}
 			}
+			if a.Value.Kind() == slog.KindDuration {
+				// As the text form has it ("took=6ms"), not the handler's
+				// bare microseconds, so that a field reads the same in both.
+				a.Value = slog.StringValue(a.Value.Duration().String())
+			}
 			return a
 		},
 	})
