@@ -194,8 +194,18 @@ func TestSlowlorisRestart(t *testing.T) {
 		if m, limit := withSL.median(), normal.median()*3/2; m > limit {
 			t.Errorf("median restart with slowloris %v, without %v: more than 1.5 times", m, normal.median())
 		}
-		if m, limit := slices.Max(withSL.times), slices.Max(normal.times)*3/2; m > limit {
-			t.Errorf("slowest restart with slowloris %v, without %v: more than 1.5 times", m, slices.Max(normal.times))
+		// Each restart, not only the median, must be free of the hold the
+		// slowloris connections caused (5 s each before the header grace).
+		// Against the slowest normal restart with a margin, not 1.5 times
+		// it: restarts take about 0.1 s here, and on 2 busy cores one of
+		// ten swings by 60 ms either way (CI measured 193 ms with
+		// slowloris against 128 ms without, medians 124 and 120 ms).
+		if m, limit := slices.Max(withSL.times), slices.Max(normal.times)*3/2+slowlorisSlack; m > limit {
+			t.Errorf("slowest restart with slowloris %v, without %v: more than 1.5 times plus %v", m, slices.Max(normal.times), slowlorisSlack)
 		}
 	})
 }
+
+// slowlorisSlack is the scheduling noise a single restart may add on
+// this machine (see TestSlowlorisRestart's last check).
+const slowlorisSlack = 150 * time.Millisecond
