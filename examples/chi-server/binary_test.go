@@ -23,6 +23,9 @@ import (
 // process.
 var binary string
 
+// testVersion is the version the tests' binary is built with.
+const testVersion = "test-1.2.3"
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "chi-server-test")
 	if err != nil {
@@ -30,7 +33,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	binary = filepath.Join(dir, "chi-server")
-	build := exec.Command("go", "build", "-o", binary, ".")
+	build := exec.Command("go", "build", "-ldflags", "-X main.version="+testVersion, "-o", binary, ".")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
@@ -197,6 +200,9 @@ func TestStandalone(t *testing.T) {
 	s.waitUp()
 	if code, body := s.get("/"); code != 200 || body != "standalone\n" {
 		t.Fatalf("GET / = %d %q", code, body)
+	}
+	if code, body := s.get("/version"); code != 200 || body != testVersion+"\n" {
+		t.Fatalf("GET /version = %d %q, want the -X main.version of the build", code, body)
 	}
 	s.signal(syscall.SIGTERM)
 	if code := s.exitCode(); code != 0 {

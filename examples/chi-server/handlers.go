@@ -131,6 +131,10 @@ func routes(r chi.Router, cfg *liveConfig) {
 	})
 	r.Get("/slow", slow)
 	r.Get("/events", events)
+	r.Get("/version", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, version+"\n")
+	})
 }
 
 // eventInterval is the time between two events of GET /events.

@@ -27,6 +27,10 @@ import (
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
+// version is the build's version, answered by GET /version; set it with
+// go build -ldflags "-X main.version=STRING".
+var version = "dev"
+
 func main() { os.Exit(run(os.Args[1:], os.Stderr)) }
 
 // drainTimeout bounds the drain on stop: /slow may take 60 s, and the
