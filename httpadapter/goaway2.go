@@ -505,6 +505,10 @@ func (setupListener) Accept() (net.Conn, error) { return nil, errNoAccept }
 func (setupListener) Close() error              { return nil }
 func (setupListener) Addr() net.Addr            { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
 
+// twoStepInstall is installTwoStep; tests replace it to serve HTTP/2 as
+// on a Go release without the "unencrypted_http2" entry (one GOAWAY).
+var twoStepInstall = installTwoStep
+
 // installTwoStep makes every HTTP/2 connection srv serves an h2Conn
 // registered with t (registerH2), and reports whether it could: net/http
 // must provide its "unencrypted_http2" entry, as Go 1.24 and later do.

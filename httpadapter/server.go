@@ -239,7 +239,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 			s.tls.NextProtos = alpnProtos(srv)
 		}
 	}
-	installTwoStep(srv, &s.conn) // HTTP/2 connections get the two-step GOAWAY (goaway2.go)
+	twoStepInstall(srv, &s.conn) // HTTP/2 connections get the two-step GOAWAY (goaway2.go)
 	srv.Handler = &closeWhenDraining{conn: &s.conn, next: h}
 	prevState := srv.ConnState
 	srv.ConnState = func(c net.Conn, st http.ConnState) {
