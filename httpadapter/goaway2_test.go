@@ -424,3 +424,61 @@ func TestTwoStepStreamsDoneWhenWritten(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFrameCursor feeds a byte stream to the frame cursor whole, byte by
+// byte and split at one point: the frame headers it finds, where they end
+// and whether the stream ends at a boundary must not depend on how the
+// bytes arrived, as reads and writes split them arbitrarily.
+func FuzzFrameCursor(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 4, 0, 0, 0, 0, 0}, 3)
+	f.Add([]byte{0, 0, 8, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6, 1, 0, 0, 0, 0}, 12)
+	f.Add([]byte{0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 1, 2, 3}, 5)
+	f.Fuzz(func(t *testing.T, data []byte, split int) {
+		type found struct {
+			end int // offset just after the header
+			hdr [frameHeaderLen]byte
+		}
+		feed := func(parts ...[]byte) (hs []found, c frameCursor) {
+			off := 0
+			for _, p := range parts {
+				for len(p) > 0 {
+					n, header := c.step(p)
+					if n <= 0 || n > len(p) {
+						t.Fatalf("step took %d of %d bytes", n, len(p))
+					}
+					p, off = p[n:], off+n
+					if header {
+						hs = append(hs, found{off, c.hdr})
+					}
+				}
+			}
+			return hs, c
+		}
+		whole, cw := feed(data)
+		var bytewise [][]byte
+		for i := range data {
+			bytewise = append(bytewise, data[i:i+1])
+		}
+		one, co := feed(bytewise...)
+		if split < 0 {
+			split = -split
+		}
+		k := 0
+		if len(data) > 0 {
+			k = split % (len(data) + 1)
+		}
+		two, ct := feed(data[:k], data[k:])
+		for _, got := range []struct {
+			hs []found
+			c  frameCursor
+		}{{one, co}, {two, ct}} {
+			if !slices.Equal(got.hs, whole) || got.c.frames != cw.frames || got.c.atBoundary() != cw.atBoundary() {
+				t.Fatalf("split feeds found %v (frames %d, boundary %v), whole %v (frames %d, boundary %v)",
+					got.hs, got.c.frames, got.c.atBoundary(), whole, cw.frames, cw.atBoundary())
+			}
+		}
+		if int64(len(whole)) != cw.frames {
+			t.Fatalf("%d headers found, frames = %d", len(whole), cw.frames)
+		}
+	})
+}

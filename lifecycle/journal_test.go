@@ -71,3 +71,23 @@ func readAll(t *testing.T, f *os.File) string {
 	}
 	return string(bytes.TrimSpace(b))
 }
+
+// FuzzJournalField: whatever the attribute key, the field name is one
+// journald accepts from a client, or empty.
+func FuzzJournalField(f *testing.F) {
+	for _, s := range []string{"err", "http.status", "_private", "9lives", "ünï", "", strings.Repeat("a", 70)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, key string) {
+		got := journalField(key)
+		if len(got) > 64 {
+			t.Fatalf("journalField(%q) = %q: longer than 64 bytes", key, got)
+		}
+		for i, c := range []byte(got) {
+			upper, digit := c >= 'A' && c <= 'Z', c >= '0' && c <= '9'
+			if !upper && !(i > 0 && (digit || c == '_')) {
+				t.Fatalf("journalField(%q) = %q: byte %d (%q) not allowed there", key, got, i, c)
+			}
+		}
+	})
+}
