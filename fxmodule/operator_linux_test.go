@@ -203,19 +203,8 @@ func TestRunStartFailuresAreOneCleanLine(t *testing.T) {
 // Run's default stop timeout leaves room for the default drain: the
 // service starts, and stops cleanly on SIGTERM, saying nothing on stderr.
 func TestRunServesAndStopsCleanly(t *testing.T) {
-	h := newHarness(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=run-serve", "NOTIFY_SOCKET="+h.m.Address())
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = os.Stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h.wait(sdtest.Has("READY", "1"), "READY=1")
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
+	h, stderr, err := readyThenTerm(t, "run-serve")
+	if err != nil {
 		t.Errorf("child: %v, want exit status 0; stderr %q", err, stderr.String())
 	}
 	if stderr.Len() != 0 {
@@ -263,19 +252,8 @@ var fxNewModes = map[string][]fx.Option{
 // exceed the drain is one warning as the stop begins: a request cut when
 // fx gives up is not cut silently.
 func TestFxNewShortStopTimeoutWarns(t *testing.T) {
-	h := newHarness(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"=fxnew-shortstop", "NOTIFY_SOCKET="+h.m.Address())
-	var stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = os.Stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	h.wait(sdtest.Has("READY", "1"), "READY=1")
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Wait(); err != nil {
+	_, stderr, err := readyThenTerm(t, "fxnew-shortstop")
+	if err != nil {
 		t.Errorf("child: %v, want a clean stop (nothing in flight)", err)
 	}
 	var warnings []string
@@ -346,4 +324,25 @@ func TestRunDefaultsGiveWay(t *testing.T) {
 	if !strings.Contains(events.String(), "[Fx] PROVIDE") {
 		t.Errorf("the application's fx event logger got %q", events.String())
 	}
+}
+
+// readyThenTerm runs the test binary as the child of mode under a fake
+// manager, sends it SIGTERM once it said READY=1, and returns the manager,
+// the child's stderr and how it exited.
+func readyThenTerm(t *testing.T, mode string) (*harness, *bytes.Buffer, error) {
+	t.Helper()
+	h := newHarness(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, "NOTIFY_SOCKET="+h.m.Address())
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = os.Stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(sdtest.Has("READY", "1"), "READY=1")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	return h, &stderr, err
 }
