@@ -22,8 +22,10 @@ import (
 const nginxPool = 32
 
 // nginxPort is where the test's nginx listens: derived from the port
-// base, after the ports the service and the naive server use.
-func nginxPort() int { return portBase + 10 }
+// base, after the ports the service and the naive server use, and apart
+// from haproxy's (h2ProxyPort), so that a proxy another test left behind
+// can never stand in for this one.
+func nginxPort() int { return portBase + 11 }
 
 // nginxProxy is an nginx process of the test's own: its own prefix,
 // config, pid file and logs in a temporary directory, in the foreground
@@ -94,6 +96,11 @@ http {
 	}
 	if !waitFor(5*time.Second, func() bool { return len(listenInodes(nginxPort())) > 0 }) {
 		t.Fatalf("nginx does not listen on 127.0.0.1:%d; error log:\n%s", nginxPort(), p.log())
+	}
+	// The socket must be nginx's own: a bind that failed shows in its log,
+	// and nginx exits.
+	if strings.Contains(p.log(), "bind()") {
+		t.Fatalf("nginx could not bind 127.0.0.1:%d; error log:\n%s", nginxPort(), p.log())
 	}
 	return p
 }
@@ -208,9 +215,11 @@ func (p *nginxProxy) sustain(d time.Duration, workers int, want string) (errs []
 // front of the service, idle for 0.5 s, 3 s or 8 s (all below the
 // example's IdleTimeout of 2 minutes), survives `systemctl restart` in the
 // fd store like the suite's own pool (TestConnHandover): each drain hands
-// over close to the pool, the restart takes at most 100 ms more than one
-// without a pool, every request through nginx is answered 200, and
-// nginx's error log has no upstream error.
+// over close to the pool, every request through nginx is answered 200, and
+// nginx's error log has no upstream error. How long each restart took,
+// beside restarts without a pool, is recorded, not asserted: a wall-clock
+// bound fails on a loaded machine without saying anything about the
+// hand-over.
 func TestNginxPoolHandover(t *testing.T) {
 	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
 		const unit = "chi-server.service"
@@ -278,9 +287,6 @@ func TestNginxPoolHandover(t *testing.T) {
 				version, nginxPool, r.idle, r.took.Round(time.Millisecond), baseMedian.Round(time.Millisecond), handed, closed, d.field("TOOK"), r.failed)
 			if handed < nginxPool-2 || closed > 2 {
 				t.Errorf("idle %v: drain %s: HANDED_OVER=%d IDLE_CLOSED=%d, want the pool of %d handed over", r.idle, d, handed, closed, nginxPool)
-			}
-			if r.took > baseMedian+100*time.Millisecond {
-				t.Errorf("idle %v: restart took %v, without a pool %v: more than 100 ms slower", r.idle, r.took, baseMedian)
 			}
 		}
 		if errs := ngx.upstreamErrors(); len(errs) > 0 {
