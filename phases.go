@@ -10,6 +10,7 @@ import (
 	"syscall"
 
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/phases"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -336,4 +337,8 @@ func (s *Service) CheckListenAddress(ctx context.Context, address string) error 
 		serving = srv.Addr()
 	}
 	return httpadapter.CheckAddress(ctx, serving, s.opts.Listen.Network, address)
+}
+
+func init() {
+	phases.Of = func(svc any) phases.Service { return svc.(*Service) }
 }
