@@ -5,8 +5,8 @@
 //	if err != nil {
 //		return err
 //	}
-//	r.Method(http.MethodGet, "/healthz", svc.Health().Handler())
-//	r.Method(http.MethodGet, "/readyz", svc.Readiness().Handler())
+//	r.Method(http.MethodGet, "/healthz", svc.HealthHandler())
+//	r.Method(http.MethodGet, "/readyz", svc.ReadinessHandler())
 //	svc.AddReloader(config) // anything with Reload(ctx) error
 //	return svc.Run(ctx, r)
 //
@@ -36,7 +36,7 @@
 //     the manager restarts the service.
 //   - SIGTERM or SIGINT, at any time from Start on: STOPPING=1, the
 //     readiness probe says 503, the server drains without losing a
-//     request (httpadapter.Server.Shutdown), then the process exits 0.
+//     request (httpserve.Server.Shutdown), then the process exits 0.
 //     While starting, READY=1 is never sent.
 //   - The listener is stored in the fd store (when the unit enables it),
 //     so a restart never closes the socket: clients wait in the backlog.

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
@@ -35,8 +36,8 @@ func TestErrorsCarryOnePackagePrefix(t *testing.T) {
 			_, err := sdlife.New(sdlife.Options{Environment: &lifecycle.Environment{NotifySocket: "run/notify"}})
 			return err
 		}},
-		{"owned option", func() error {
-			_, err := sdlife.New(sdlife.Options{Server: httpadapter.ServerConfig{Ready: httpadapter.ReadyByCaller}})
+		{"bad option", func() error {
+			_, err := sdlife.New(sdlife.Options{Server: httpadapter.ServerConfig{DrainTimeout: -time.Second}})
 			return err
 		}},
 		{"address in use", func() error {

@@ -64,7 +64,7 @@ func ExampleService_Run() {
 	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ready, _ := m.Wait(wctx, sdtest.Has("READY", "1"))
-	resp, err := http.Get("http://" + svc.Server().Addr().String())
+	resp, err := http.Get("http://" + svc.Addr().String())
 	if err == nil {
 		body, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

@@ -28,8 +28,8 @@ func Example() {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	r.Get("/readyz", svc.Readiness().Handler().ServeHTTP)
-	r.Get("/healthz", svc.Health().Handler().ServeHTTP)
+	r.Get("/readyz", svc.ReadinessHandler().ServeHTTP)
+	r.Get("/healthz", svc.HealthHandler().ServeHTTP)
 	if err := svc.Run(context.Background(), r); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

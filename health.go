@@ -5,14 +5,14 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/httpserve"
 )
 
 // healthLoop runs the health checks every period while the service is up.
 //
 // With the watchdog enabled it pings the manager's watchdog, but only
 // right after every health check has passed: each round runs the checks
-// with the period as deadline (httpadapter.Health fails a check that has
+// with the period as deadline (httpserve.Health fails a check that has
 // not answered by then, hung or not), so a round never outlasts the period
 // and a ping always certifies checks that passed within the last period.
 // When a round fails the pings stop, STATUS= says why, and the manager
@@ -51,7 +51,7 @@ type watchdogState struct {
 	resetSent    bool      // RESTART_RESET=1 went out
 }
 
-func (s *Service) healthRound(rep httpadapter.HealthReport, w *watchdogState) {
+func (s *Service) healthRound(rep httpserve.HealthReport, w *watchdogState) {
 	now := time.Now()
 	if rep.Healthy {
 		if s.watchdog.Enabled() {

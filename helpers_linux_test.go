@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"strings"
@@ -108,7 +109,7 @@ func (r *running) wait(t *testing.T) error {
 
 // url is the service's address, for requests.
 func (r *running) url(path string) string {
-	return "http://" + r.svc.Server().Addr().String() + path
+	return "http://" + r.svc.Addr().String() + path
 }
 
 // Mark drops X_MARK=name into the message stream.
@@ -266,4 +267,14 @@ func dialable(addr net.Addr) bool {
 	}
 	c.Close()
 	return true
+}
+
+// readyz checks what the Service's readiness probe answers now.
+func readyz(t *testing.T, svc *sdlife.Service, wantCode int, wantBody string) {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	svc.ReadinessHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+	if rec.Code != wantCode || rec.Body.String() != wantBody+"\n" {
+		t.Errorf("/readyz = %d %q, want %d %q", rec.Code, rec.Body, wantCode, wantBody)
+	}
 }

@@ -22,7 +22,7 @@ func TestServiceUnboundAddressKeepsServing(t *testing.T) {
 	ok := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	first := h.run(h.newService(nil), ok)
 	h.wait(sdtest.Has("READY", "1"), "the first READY=1")
-	served := first.svc.Server().Addr().String()
+	served := first.svc.Addr().String()
 	first.cancel()
 	if err := first.wait(t); err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestServiceUnboundAddressKeepsServing(t *testing.T) {
 	})
 	second := h.run(svc, ok)
 	h.after(seq, sdtest.Has("READY", "1"), "READY=1 of the second process")
-	if got := svc.Server().Addr().String(); got != served {
+	if got := svc.Addr().String(); got != served {
 		t.Fatalf("serving %s, want the stored %s", got, served)
 	}
 	if code, _, err := get(second.url("/")); err != nil || code != http.StatusOK {

@@ -126,7 +126,7 @@ func TestMemoryPressureBadWatchKeepsServing(t *testing.T) {
 			if _, err := m.Wait(wctx, sdtest.Has("READY", "1")); err != nil {
 				t.Fatal(err)
 			}
-			resp, err := http.Get("http://" + svc.Server().Addr().String() + "/")
+			resp, err := http.Get("http://" + svc.Addr().String() + "/")
 			if err != nil {
 				t.Fatalf("not serving: %v", err)
 			}

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/httpserve"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -17,7 +19,7 @@ import (
 type Options struct {
 	// Listen says where the listener comes from: a descriptor named
 	// Listen.Name (default "http") handed over by socket activation or
-	// the fd store, else Listen.Address, bound (see httpadapter.Listen).
+	// the fd store, else Listen.Address, bound (see httpserve.Listen).
 	// Its Files, Notifier, FDStore, Logger and Release must be left zero:
 	// the Service fills them in.
 	Listen httpadapter.ListenConfig
@@ -115,26 +117,32 @@ var _ Reloader = ReloadFunc(nil)
 // ErrInvalidOptions is returned by New for Options that cannot work.
 var ErrInvalidOptions = errors.New("sdlife: invalid options")
 
-// check rejects the fields the Service owns and negative durations: a
-// value set there would be silently replaced, or (Ready) would make the
-// server send READY=1 and STOPPING=1 a second time.
+// check rejects values that cannot work, naming the field.
 func (o *Options) check() error {
-	l, sc := o.Listen, o.Server
-	switch {
-	case l.Files != nil || l.Notifier != nil || l.FDStore != (lifecycle.FDStoreLimit{}) || l.Logger != nil || l.Release != httpadapter.ReleaseAtOnce:
-		return fmt.Errorf("%w: Listen.Files, Notifier, FDStore, Logger and Release are the Service's: set Options.Files, Environment and Logger instead", ErrInvalidOptions)
-	case l.Backlog < 0:
-		return fmt.Errorf("%w: Listen.Backlog %d: want 0 (the default, see httpadapter.DefaultBacklog) or more", ErrInvalidOptions, l.Backlog)
-	case sc.Handler != nil:
-		return fmt.Errorf("%w: Server.Handler: pass the handler to Run", ErrInvalidOptions)
-	case sc.Notifier != nil || sc.Readiness != nil || sc.Logger != nil || sc.ConnStore != nil:
-		return fmt.Errorf("%w: Server.Notifier, Readiness, Logger and ConnStore are the Service's", ErrInvalidOptions)
-	case sc.Ready != httpadapter.ReadyOnStart:
-		return fmt.Errorf("%w: Server.Ready: the Service announces READY=1 and STOPPING=1 itself", ErrInvalidOptions)
-	case o.StatusInterval < 0 || o.ReloadTimeout < 0 || o.MemoryPressureInterval < 0:
-		return fmt.Errorf("%w: negative StatusInterval, ReloadTimeout or MemoryPressureInterval", ErrInvalidOptions)
-	case o.FatalCheck != FatalStopPinging && o.FatalCheck != FatalTrigger:
-		return fmt.Errorf("%w: unknown FatalPolicy %d", ErrInvalidOptions, o.FatalCheck)
+	var errs []string
+	for _, e := range httpserve.CheckListen(o.Listen) {
+		errs = append(errs, "Listen."+e)
+	}
+	for _, e := range httpserve.CheckServer(o.Server) {
+		errs = append(errs, "Server."+e)
+	}
+	for _, d := range []struct {
+		name string
+		d    time.Duration
+	}{
+		{"StatusInterval", o.StatusInterval},
+		{"ReloadTimeout", o.ReloadTimeout},
+		{"MemoryPressureInterval", o.MemoryPressureInterval},
+	} {
+		if d.d < 0 {
+			errs = append(errs, fmt.Sprintf("%s %v: must not be negative", d.name, d.d))
+		}
+	}
+	if o.FatalCheck != FatalStopPinging && o.FatalCheck != FatalTrigger {
+		errs = append(errs, fmt.Sprintf("FatalCheck %d: want FatalStopPinging or FatalTrigger", o.FatalCheck))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %s", ErrInvalidOptions, strings.Join(errs, "; "))
 	}
 	return nil
 }

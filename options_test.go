@@ -2,39 +2,38 @@ package sdlife_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"log/slog"
-	"net/http"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// Every field the Service fills in itself, and every value that cannot
-// work, is an error from New rather than a silent replacement or a
-// double notification.
+// Every value that cannot work is an error from New naming the field.
+// The fields the Service fills in itself (descriptors, notifier, logger,
+// handler) are not in Options at all.
 func TestNewRejectsInvalidOptions(t *testing.T) {
-	log := slog.New(slog.DiscardHandler)
 	tests := []struct {
 		name string
 		give func(*sdlife.Options)
+		want string
 	}{
-		{name: "Listen.Files", give: func(o *sdlife.Options) { o.Listen.Files = lifecycle.NewFiles() }},
-		{name: "Listen.Notifier", give: func(o *sdlife.Options) { o.Listen.Notifier = new(lifecycle.Notifier) }},
-		{name: "Listen.FDStore", give: func(o *sdlife.Options) { o.Listen.FDStore = lifecycle.FDStoreLimit{Known: true, Max: 4} }},
-		{name: "Listen.Logger", give: func(o *sdlife.Options) { o.Listen.Logger = log }},
-		{name: "Listen.Release", give: func(o *sdlife.Options) { o.Listen.Release = httpadapter.ReleaseByCaller }},
-		{name: "negative Listen.Backlog", give: func(o *sdlife.Options) { o.Listen.Backlog = -1 }},
-		{name: "Server.Handler", give: func(o *sdlife.Options) { o.Server.Handler = http.NotFoundHandler() }},
-		{name: "Server.Notifier", give: func(o *sdlife.Options) { o.Server.Notifier = new(lifecycle.Notifier) }},
-		{name: "Server.Readiness", give: func(o *sdlife.Options) { o.Server.Readiness = new(httpadapter.Readiness) }},
-		{name: "Server.Logger", give: func(o *sdlife.Options) { o.Server.Logger = log }},
-		{name: "Server.Ready", give: func(o *sdlife.Options) { o.Server.Ready = httpadapter.ReadyByCaller }},
-		{name: "negative StatusInterval", give: func(o *sdlife.Options) { o.StatusInterval = -1 }},
-		{name: "negative ReloadTimeout", give: func(o *sdlife.Options) { o.ReloadTimeout = -1 }},
-		{name: "unknown FatalCheck", give: func(o *sdlife.Options) { o.FatalCheck = 7 }},
+		{"negative Listen.Backlog", func(o *sdlife.Options) { o.Listen.Backlog = -1 }, "Listen.Backlog -1"},
+		{"Listen.Name with a colon", func(o *sdlife.Options) { o.Listen.Name = "a:b" }, `Listen.Name "a:b"`},
+		{"unknown Listen.Network", func(o *sdlife.Options) { o.Listen.Network = "udp" }, `Listen.Network "udp"`},
+		{"Listen.Address without a port", func(o *sdlife.Options) { o.Listen.Address = "localhost" }, `Listen.Address "localhost"`},
+		{"Listen.Address with a bad port", func(o *sdlife.Options) { o.Listen.Address = "localhost:99999" }, `Listen.Address "localhost:99999": bad port`},
+		{"negative Server.DrainTimeout", func(o *sdlife.Options) { o.Server.DrainTimeout = -1 }, "Server.DrainTimeout -1ns"},
+		{"negative Server.HeaderGrace", func(o *sdlife.Options) { o.Server.HeaderGrace = -time.Second }, "Server.HeaderGrace -1s"},
+		{"Server.TLS without a certificate", func(o *sdlife.Options) { o.Server.TLS = &tls.Config{} }, "Server.TLS: no certificate"},
+		{"negative StatusInterval", func(o *sdlife.Options) { o.StatusInterval = -1 }, "StatusInterval -1ns"},
+		{"negative ReloadTimeout", func(o *sdlife.Options) { o.ReloadTimeout = -1 }, "ReloadTimeout -1ns"},
+		{"negative MemoryPressureInterval", func(o *sdlife.Options) { o.MemoryPressureInterval = -1 }, "MemoryPressureInterval -1ns"},
+		{"unknown FatalCheck", func(o *sdlife.Options) { o.FatalCheck = 7 }, "FatalCheck 7"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +43,15 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 			if !errors.Is(err, sdlife.ErrInvalidOptions) {
 				t.Fatalf("New = %v, %v; want ErrInvalidOptions", svc, err)
 			}
+			if got := err.Error(); !strings.HasPrefix(got, "sdlife: invalid options: ") || !strings.Contains(got, tt.want) || strings.Contains(got, "\n") {
+				t.Errorf("New: %q, want one line naming %q", got, tt.want)
+			}
 		})
+	}
+	// Two problems at once are both named, on one line.
+	_, err := sdlife.New(sdlife.Options{Environment: &lifecycle.Environment{}, Files: lifecycle.NewFiles(), StatusInterval: -1, Listen: httpadapter.ListenConfig{Backlog: -1}})
+	if err == nil || !strings.Contains(err.Error(), "Listen.Backlog -1") || !strings.Contains(err.Error(), "StatusInterval -1ns") {
+		t.Errorf("New with two bad values: %v", err)
 	}
 }
 

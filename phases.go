@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/httpserve"
 	"github.com/sdlife/sdlife/internal/phases"
 	"github.com/sdlife/sdlife/lifecycle"
 )
@@ -24,7 +24,7 @@ import (
 //	Ready          READY=1; reloads, watchdog pings begin
 //	  ...          serving, until StopRequested is closed
 //	Stopping       STOPPING=1, readiness 503; reloads and pings end
-//	Drain          the server drains (see httpadapter.Server.Shutdown)
+//	Drain          the server drains (see httpserve.Server.Shutdown)
 //	  ...          the caller's own stop work
 //	Stop           goroutines waited for, signals released, final barrier
 //
@@ -39,7 +39,7 @@ func (s *Service) Start(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ok, _ := s.enterLocked(StateStarting); !ok {
-		return fmt.Errorf("sdlife: Start in state %v", s.state)
+		return fmt.Errorf("sdlife: Start in state %v", State(s.state.Load()))
 	}
 	signal.Notify(s.hup, syscall.SIGHUP)
 	signal.Notify(s.term, syscall.SIGTERM, syscall.SIGINT)
@@ -54,7 +54,7 @@ func (s *Service) Start(context.Context) error {
 // Serve takes the listener (socket activation, the fd store, or
 // Options.Listen.Address bound and stored) and starts serving h, wrapped
 // in the request counters, with the zero-loss drain of
-// httpadapter.Server. Serve returns once the listener accepts
+// httpserve.Server. Serve returns once the listener accepts
 // connections; READY=1 waits for Ready. If the server stops serving by
 // itself later, the failure goes to STATUS= and a stop is requested (Err
 // says why).
@@ -63,8 +63,8 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 		return errors.New("sdlife: Serve: nil handler")
 	}
 	s.mu.Lock()
-	if s.state != StateStarting {
-		st := s.state
+	if State(s.state.Load()) != StateStarting {
+		st := State(s.state.Load())
 		s.mu.Unlock()
 		return fmt.Errorf("sdlife: Serve in state %v", st)
 	}
@@ -73,14 +73,21 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 		return errors.New("sdlife: Serve called twice")
 	}
 	var err error
-	sc := s.opts.Server
-	sc.Handler = s.counters.Middleware(h)
-	sc.Notifier = s.notifier // EXTEND_TIMEOUT_USEC only: the Service announces READY and STOPPING
-	sc.Ready = httpadapter.ReadyByCaller
-	sc.Logger = s.log
-	lc := s.opts.Listen
-	lc.Files, lc.Notifier, lc.FDStore, lc.Logger = s.files, s.notifier, s.fdstore, s.log
-	lc.Release = httpadapter.ReleaseByCaller // after READY=1, see startServing
+	sc := httpserve.ServerConfig{
+		ServerConfig: s.opts.Server,
+		Handler:      s.counters.Middleware(h),
+		Notifier:     s.notifier, // EXTEND_TIMEOUT_USEC only: the Service announces READY and STOPPING
+		Ready:        httpserve.ReadyByCaller,
+		Logger:       s.log,
+	}
+	lc := httpserve.ListenConfig{
+		ListenConfig: s.opts.Listen,
+		Files:        s.files,
+		Notifier:     s.notifier,
+		FDStore:      s.fdstore,
+		Logger:       s.log,
+		Release:      httpserve.ReleaseByCaller, // after READY=1, see startServing
+	}
 	if sc.TLS == nil && s.fdstore.Enabled() {
 		// Idle keep-alive connections outlive the restart in the fd store,
 		// beside the listener.
@@ -89,7 +96,7 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 			return err
 		}
 	}
-	srv, err := httpadapter.NewServer(sc)
+	srv, err := httpserve.NewServer(sc)
 	if err != nil {
 		s.mu.Unlock()
 		return err
@@ -132,7 +139,7 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 // watchServer turns a server that stopped accepting by itself into a
 // stop request: a service that no longer accepts connections must not
 // look healthy to the manager.
-func (s *Service) watchServer(srv *httpadapter.Server) {
+func (s *Service) watchServer(srv *httpserve.Server) {
 	defer s.serveWG.Done()
 	<-srv.Done()
 	err := srv.Err()
@@ -152,7 +159,7 @@ func (s *Service) watchServer(srv *httpadapter.Server) {
 func (s *Service) Ready() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.state != StateStarting {
+	if State(s.state.Load()) != StateStarting {
 		return nil
 	}
 	_, err := s.enterLocked(StateReady)
@@ -206,7 +213,7 @@ func (s *Service) Stopping() {
 }
 
 // Drain drains the server Serve started, without losing a request (see
-// httpadapter.Server.Shutdown, whose context contract it shares). It
+// httpserve.Server.Shutdown, whose context contract it shares). It
 // begins the stop phase first if Stopping was not called. Without a
 // server it returns nil.
 func (s *Service) Drain(ctx context.Context) error {
@@ -230,7 +237,7 @@ func (s *Service) Drain(ctx context.Context) error {
 // the Notifier. ctx bounds the waits. Stop is idempotent.
 func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Lock()
-	switch s.state {
+	switch State(s.state.Load()) {
 	case StateStopped:
 		s.mu.Unlock()
 		return nil
@@ -296,10 +303,10 @@ func (s *Service) closeResources() []error {
 // reports true.
 //
 // When the configured address could not be bound at the start (see
-// httpadapter.ListenResult.Unbound), STATUS= says so until this is
+// httpserve.ListenResult.Unbound), STATUS= says so until this is
 // called with another address, or with the one served, which clears it.
 func (s *Service) ListenAddressChanged(address string) bool {
-	srv := s.Server()
+	srv := s.httpServer()
 	if srv == nil || srv.Addr() == nil {
 		return false
 	}
@@ -311,7 +318,7 @@ func (s *Service) ListenAddressChanged(address string) bool {
 	}
 	s.listenUnbound = ""
 	s.mu.Unlock()
-	same, err := httpadapter.AddrMatches(srv.Addr(), s.opts.Listen.Network, address)
+	same, err := httpserve.AddrMatches(srv.Addr(), s.opts.Listen.Network, address)
 	if unbound != "" && (err != nil || same) {
 		s.setNote(noteListen, "")
 		s.log.Info("sdlife: the configured listen address no longer is the one that failed", "configured", address, "addr", srv.Addr().String())
@@ -329,14 +336,14 @@ func (s *Service) ListenAddressChanged(address string) bool {
 // service listens on, for a reload to refuse a configuration that the
 // next restart could not apply: it must resolve, have a valid port, and
 // bind, as far as that can be tried without disturbing the service (see
-// httpadapter.CheckAddress). The address served passes; before Serve,
+// httpserve.CheckAddress). The address served passes; before Serve,
 // address is checked alone.
 func (s *Service) CheckListenAddress(ctx context.Context, address string) error {
 	var serving net.Addr
-	if srv := s.Server(); srv != nil {
+	if srv := s.httpServer(); srv != nil {
 		serving = srv.Addr()
 	}
-	return httpadapter.CheckAddress(ctx, serving, s.opts.Listen.Network, address)
+	return httpserve.CheckAddress(ctx, serving, s.opts.Listen.Network, address)
 }
 
 func init() {

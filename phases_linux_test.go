@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"syscall"
 	"testing"
 
 	"github.com/sdlife/sdlife"
-	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/lifecycle"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
@@ -39,11 +39,11 @@ func TestPhasesByHand(t *testing.T) {
 	if err := svc.Serve(ctx, hello()); err == nil {
 		t.Error("Serve twice succeeded")
 	}
-	if !dialable(svc.Server().Addr()) {
+	if !dialable(svc.Addr()) {
 		t.Fatal("Serve returned before the listener accepts")
 	}
-	if svc.Readiness().State() != httpadapter.StateStarting {
-		t.Errorf("readiness %v before Ready", svc.Readiness().State())
+	if svc.State() != sdlife.StateStarting {
+		t.Errorf("readiness %v before Ready", svc.State())
 	}
 	h.sync()
 	if h.count(ready) != 0 {
@@ -53,9 +53,10 @@ func TestPhasesByHand(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.wait(ready, "READY=1")
-	if svc.Readiness().State() != httpadapter.StateReady || svc.State() != sdlife.StateReady {
-		t.Errorf("after Ready: %v, readiness %v", svc.State(), svc.Readiness().State())
+	if svc.State() != sdlife.StateReady {
+		t.Errorf("after Ready: %v", svc.State())
 	}
+	readyz(t, svc, http.StatusOK, "ready")
 	if err := svc.Ready(); err != nil { // a second Ready does nothing
 		t.Fatal(err)
 	}

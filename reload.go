@@ -56,7 +56,7 @@ func (s *Service) awaitTerm() {
 	case sig := <-s.term:
 		s.log.Info("sdlife: stop requested", "signal", sig.String())
 		s.mu.Lock()
-		if s.state == StateStarting {
+		if State(s.state.Load()) == StateStarting {
 			// fx (or the caller) is still running start hooks: the
 			// manager must not hear READY=1 from a stopping service.
 			s.enterLocked(StateStopping)

@@ -3,6 +3,8 @@ package sdlife_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -10,7 +12,6 @@ import (
 	"time"
 
 	"github.com/sdlife/sdlife"
-	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
@@ -48,10 +49,14 @@ func (r *running) stop(t *testing.T) {
 
 func TestReloadSuccess(t *testing.T) {
 	var during atomic.Int32
+	var duringProbe atomic.Pointer[httptest.ResponseRecorder]
 	var h *harness
 	var r *running
 	h, r = startReloading(t, func(context.Context) error {
-		during.Store(int32(r.svc.Readiness().State()))
+		during.Store(int32(r.svc.State()))
+		rec := httptest.NewRecorder()
+		r.svc.ReadinessHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		duringProbe.Store(rec)
 		h.Mark("reloader-ran")
 		return nil
 	})
@@ -62,12 +67,16 @@ func TestReloadSuccess(t *testing.T) {
 	if !(rl.Seq < ran.Seq && ran.Seq < rd.Seq) {
 		t.Errorf("reloader did not run between RELOADING=1 and READY=1:\n%s", h.dump())
 	}
-	if got := httpadapter.State(during.Load()); got != httpadapter.StateReloading {
-		t.Errorf("readiness during reload: %v, want reloading", got)
+	if got := sdlife.State(during.Load()); got != sdlife.StateReloading {
+		t.Errorf("state during reload: %v, want reloading", got)
 	}
-	if got := r.svc.Readiness().State(); got != httpadapter.StateReady {
-		t.Errorf("readiness after reload: %v, want ready", got)
+	if rec := duringProbe.Load(); rec.Code != http.StatusServiceUnavailable || rec.Body.String() != "reloading\n" {
+		t.Errorf("/readyz during reload: %d %q, want 503 reloading", rec.Code, rec.Body)
 	}
+	if got := r.svc.State(); got != sdlife.StateReady {
+		t.Errorf("state after reload: %v, want ready", got)
+	}
+	readyz(t, r.svc, http.StatusOK, "ready")
 	r.stop(t)
 }
 
@@ -107,7 +116,7 @@ func TestReloadFailureKeepsServing(t *testing.T) {
 			if failed.Seq > rd.Seq {
 				t.Errorf("the reload error reached STATUS after READY=1:\n%s", h.dump())
 			}
-			if got := r.svc.Readiness().State(); got != httpadapter.StateReady {
+			if got := r.svc.State(); got != sdlife.StateReady {
 				t.Errorf("readiness after failed reload: %v, want ready", got)
 			}
 			if code, _, err := get(r.url("/")); err != nil || code != 200 {

@@ -35,11 +35,7 @@ func TestRunReadyAfterListenerAndHooks(t *testing.T) {
 		if msg.Has("READY", "1") {
 			// The manager's receiving goroutine, at the moment READY=1
 			// arrives: the server must accept already.
-			var addr net.Addr
-			if srv := svc.Load().Server(); srv != nil {
-				addr = srv.Addr()
-			}
-			upAtReady <- dialable(addr)
+			upAtReady <- dialable(svc.Load().Addr())
 		}
 	}))
 	s := h.newService(nil)
@@ -59,9 +55,10 @@ func TestRunReadyAfterListenerAndHooks(t *testing.T) {
 	}
 	h.order([]string{"start-0", "start-1", "start-2", "READY=1"},
 		mark("start-0"), mark("start-1"), mark("start-2"), ready)
-	if s.State() != sdlife.StateReady || s.Readiness().State() != httpadapter.StateReady {
-		t.Errorf("state %v, readiness %v after READY=1", s.State(), s.Readiness().State())
+	if s.State() != sdlife.StateReady {
+		t.Errorf("state %v after READY=1", s.State())
 	}
+	readyz(t, s, http.StatusOK, "ready")
 	// The line before READY=1 already says Serving.
 	if st := h.seq(sdtest.After(h.seq(sdtest.StatusContains("Starting")), sdtest.StatusContains("Serving"))); st == 0 || st > rdy.Seq {
 		t.Errorf("STATUS=Serving (seq %d) not before READY=1 (seq %d):\n%s", st, rdy.Seq, h.dump())
@@ -112,9 +109,19 @@ func TestRunStopDrainsThenStopsHooks(t *testing.T) {
 			entered := make(chan struct{}, slow)
 			release := make(chan struct{})
 			accepted := make(chan struct{}, 16)
+			draining := make(chan struct{}, slow)
+			var served atomic.Uint64 // requests answered in full
 			router := chi.NewRouter()
-			router.Get("/slow", func(w http.ResponseWriter, _ *http.Request) {
+			router.Use(func(next http.Handler) http.Handler {
+				return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					next.ServeHTTP(w, r)
+					served.Add(1)
+				})
+			})
+			router.Get("/slow", func(w http.ResponseWriter, r *http.Request) {
 				entered <- struct{}{}
+				<-httpadapter.DrainStarted(r.Context())
+				draining <- struct{}{}
 				<-release
 				fmt.Fprintln(w, "done")
 			})
@@ -130,12 +137,12 @@ func TestRunStopDrainsThenStopsHooks(t *testing.T) {
 			hooks := []sdlife.Hook{
 				{OnStop: func(context.Context) error {
 					h.Mark("stop-0")
-					servedAtStop[0] = svc.Counters().Snapshot().Total
+					servedAtStop[0] = served.Load()
 					return nil
 				}},
 				{OnStop: func(context.Context) error {
 					h.Mark("stop-1")
-					servedAtStop[1] = svc.Counters().Snapshot().Total
+					servedAtStop[1] = served.Load()
 					return nil
 				}},
 			}
@@ -157,7 +164,7 @@ func TestRunStopDrainsThenStopsHooks(t *testing.T) {
 				<-entered
 			}
 			// A connection accepted, its request not sent yet.
-			c, err := net.Dial("tcp", svc.Server().Addr().String())
+			c, err := net.Dial("tcp", svc.Addr().String())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -166,10 +173,10 @@ func TestRunStopDrainsThenStopsHooks(t *testing.T) {
 
 			tt.stop(t, r)
 			h.wait(stopping, "STOPPING=1")
-			if svc.Readiness().State() != httpadapter.StateStopping {
-				t.Errorf("readiness %v after STOPPING=1", svc.Readiness().State())
+			if svc.State() != sdlife.StateStopping {
+				t.Errorf("readiness %v after STOPPING=1", svc.State())
 			}
-			<-svc.Server().Draining() // the drain follows STOPPING=1
+			<-draining // the drain follows STOPPING=1
 			fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
 			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 			if err != nil {
@@ -312,7 +319,7 @@ func TestRunServeFailure(t *testing.T) {
 	})
 	r := h.run(svc, hello())
 	h.wait(ready, "READY=1")
-	if got := svc.Server().Addr().String(); got != l.Addr().String() {
+	if got := svc.Addr().String(); got != l.Addr().String() {
 		t.Fatalf("serving on %s, want the activated %s", got, l.Addr())
 	}
 	// Shut the listening socket down underneath the server: the socket is

@@ -3,12 +3,16 @@ package sdlife
 import (
 	"context"
 	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/httpserve"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -19,17 +23,16 @@ import (
 //
 // A Service runs once.
 type Service struct {
-	opts      Options
-	env       lifecycle.Environment
-	log       *slog.Logger
-	notifier  *lifecycle.Notifier
-	files     *lifecycle.Files
-	fdstore   lifecycle.FDStoreLimit
-	watchdog  lifecycle.Watchdog
-	counters  *httpadapter.Counters
-	readiness *httpadapter.Readiness
-	health    *httpadapter.Health
-	status    *httpadapter.StatusReporter
+	opts     Options
+	env      lifecycle.Environment
+	log      *slog.Logger
+	notifier *lifecycle.Notifier
+	files    *lifecycle.Files
+	fdstore  lifecycle.FDStoreLimit
+	watchdog lifecycle.Watchdog
+	counters *httpserve.Counters
+	health   *httpserve.Health
+	status   *httpserve.StatusReporter
 
 	reloadReq chan struct{}  // buffered(1): coalesces Reload calls
 	hup       chan os.Signal // buffered(1): coalesces SIGHUPs
@@ -45,9 +48,9 @@ type Service struct {
 	wg        sync.WaitGroup // the Service's goroutines
 
 	mu        sync.Mutex
-	state     State               // guarded by mu; changed only by enterLocked
-	reloaders []Reloader          // guarded by mu
-	server    *httpadapter.Server // guarded by mu; set by Serve
+	state     atomic.Int32      // a State; changed only by enterLocked, with mu held
+	reloaders []Reloader        // guarded by mu
+	server    *httpserve.Server // guarded by mu; set by Serve
 	// releaseStored drops the fd store's copies of the connections Serve
 	// took back; called after READY=1. Guarded by mu.
 	releaseStored func() error
@@ -115,19 +118,18 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 			return nil, err // lifecycle's errors carry its prefix
 		}
 	}
-	counters := httpadapter.NewCounters()
+	counters := httpserve.NewCounters()
 	s := &Service{
-		opts:      opts,
-		env:       env,
-		log:       log,
-		notifier:  n,
-		files:     files,
-		fdstore:   fdstore,
-		watchdog:  wd,
-		counters:  counters,
-		readiness: new(httpadapter.Readiness),
-		health:    httpadapter.NewHealth(log),
-		status: httpadapter.NewStatusReporter(n, counters, httpadapter.StatusConfig{
+		opts:     opts,
+		env:      env,
+		log:      log,
+		notifier: n,
+		files:    files,
+		fdstore:  fdstore,
+		watchdog: wd,
+		counters: counters,
+		health:   httpserve.NewHealth(log),
+		status: httpserve.NewStatusReporter(n, counters, httpserve.StatusConfig{
 			Interval: opts.statusInterval(),
 			Logger:   log,
 		}),
@@ -150,20 +152,28 @@ func (s *Service) Notifier() *lifecycle.Notifier { return s.notifier }
 // of your own beyond the HTTP listener.
 func (s *Service) Files() *lifecycle.Files { return s.files }
 
-// Counters count the requests the Service's server answers; STATUS=
-// reports them.
-func (s *Service) Counters() *httpadapter.Counters { return s.counters }
+// ReadinessHandler is the readiness probe, to mount at /readyz: 200
+// "ready" while the Service is ready, 503 with the state's word
+// ("starting", "reloading", "stopping") otherwise, so that a load
+// balancer stops sending traffic as soon as a reload or the stop begins.
+// It reads the Service's State on every request and is never cached.
+func (s *Service) ReadinessHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		st := s.State()
+		h := w.Header()
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		if st != StateReady {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_, _ = w.Write([]byte(st.probe() + "\n"))
+	})
+}
 
-// Readiness is the readiness probe: mount Readiness().Handler() at
-// /readyz. It says 503 while starting, reloading and stopping.
-func (s *Service) Readiness() *httpadapter.Readiness { return s.readiness }
-
-// Health runs the health checks added with AddHealthCheck: mount
-// Health().Handler() at /healthz. The watchdog pings only while they pass.
-func (s *Service) Health() *httpadapter.Health { return s.health }
-
-// Status is the STATUS= reporter, for a note of your own (SetNote).
-func (s *Service) Status() *httpadapter.StatusReporter { return s.status }
+// HealthHandler runs the health checks added with AddHealthCheck, to
+// mount at /healthz: 200 when every check passes, 503 otherwise, with
+// one line per check. The watchdog pings only while they pass.
+func (s *Service) HealthHandler() http.Handler { return s.health.Handler() }
 
 // AddReloader registers r to run on every reload, after the reloaders
 // added before it.
@@ -181,15 +191,19 @@ func (s *Service) AddReloader(r Reloader) {
 func (s *Service) AddHealthCheck(c httpadapter.Check) { s.health.Add(c) }
 
 // State returns the Service's state.
-func (s *Service) State() State {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.state
+func (s *Service) State() State { return State(s.state.Load()) }
+
+// Addr is where the Service listens, once Run has begun serving; nil
+// before.
+func (s *Service) Addr() net.Addr {
+	if srv := s.httpServer(); srv != nil {
+		return srv.Addr()
+	}
+	return nil
 }
 
-// Server returns the HTTP server Serve started, or nil before. Its Addr
-// tells where it listens.
-func (s *Service) Server() *httpadapter.Server {
+// httpServer returns the HTTP server Serve started, or nil before.
+func (s *Service) httpServer() *httpserve.Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.server

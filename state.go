@@ -2,8 +2,6 @@ package sdlife
 
 import (
 	"strconv"
-
-	"github.com/sdlife/sdlife/httpadapter"
 )
 
 // State is where a Service is in its life. It is the one state of the
@@ -61,17 +59,15 @@ func (s State) phase() string {
 	return ""
 }
 
-// probe is what the readiness probe reports in the state.
-func (s State) probe() httpadapter.State {
+// probe is the readiness probe's word for the state.
+func (s State) probe() string {
 	switch s {
-	case StateReady:
-		return httpadapter.StateReady
-	case StateReloading:
-		return httpadapter.StateReloading
+	case StateReady, StateReloading:
+		return s.String()
 	case StateStopping, StateStopped:
-		return httpadapter.StateStopping
+		return "stopping"
 	}
-	return httpadapter.StateStarting
+	return "starting"
 }
 
 // next reports whether the machine may move from s to t.

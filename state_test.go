@@ -32,3 +32,26 @@ func TestStateTransitions(t *testing.T) {
 		}
 	}
 }
+
+// The readiness probe's word for each state: only ready is 200, and a
+// stopped service still says stopping.
+func TestStateProbe(t *testing.T) {
+	tests := []struct {
+		give State
+		want string
+	}{
+		{StateNew, "starting"},
+		{StateStarting, "starting"},
+		{StateReady, "ready"},
+		{StateReloading, "reloading"},
+		{StateStopping, "stopping"},
+		{StateStopped, "stopping"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.give.String(), func(t *testing.T) {
+			if got := tt.give.probe(); got != tt.want {
+				t.Errorf("probe() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

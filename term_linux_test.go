@@ -12,7 +12,6 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/sdlife/sdlife"
-	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
@@ -148,9 +147,7 @@ func TestSIGTERMAtEveryInstant(t *testing.T) {
 			if got := h.count(ready) > 0; got != tt.wantReady {
 				t.Errorf("READY=1 sent: %v, want %v:\n%s", got, tt.wantReady, h.dump())
 			}
-			if got := svc.Readiness().State(); got != httpadapter.StateStopping {
-				t.Errorf("readiness %v after the stop", got)
-			}
+			readyz(t, svc, http.StatusServiceUnavailable, "stopping")
 			if svc.State() != sdlife.StateStopped {
 				t.Errorf("state %v after Run", svc.State())
 			}

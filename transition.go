@@ -3,20 +3,20 @@ package sdlife
 import "fmt"
 
 // enterLocked moves the Service to next, if the machine allows it, and
-// makes the transition's effects, in this order: the readiness probe, the
-// STATUS= phase (flushed, so that the manager reads it before the
-// notification that ends a systemctl call), then the notification itself.
+// makes the transition's effects, in this order: the state (which the
+// readiness probe reads), the STATUS= phase (flushed, so that the manager
+// reads it before the notification that ends a systemctl call), then the
+// notification itself.
 // It is the only place that changes s.state. A notification that cannot
 // be sent is logged and returned; the transition stands.
 //
 // s.mu is held.
 func (s *Service) enterLocked(next State) (entered bool, err error) {
-	prev := s.state
+	prev := State(s.state.Load())
 	if !prev.next(next) {
 		return false, nil
 	}
-	s.state = next
-	s.readiness.Set(next.probe())
+	s.state.Store(int32(next))
 	if p := next.phase(); p != "" {
 		s.status.SetPhase(p)
 	}

@@ -3,6 +3,9 @@ package fxmodule_test
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,11 +18,11 @@ import (
 )
 
 // A check provided through AsHealthCheck is one of the Service's: the
-// Health that /healthz serves runs it, and the watchdog follows it.
+// handler that /healthz serves runs it, and the watchdog follows it.
 func TestAsHealthCheckRegisters(t *testing.T) {
 	h := newHarness(t)
 	errDown := errors.New("down")
-	var health *httpadapter.Health
+	var svc *sdlife.Service
 	app := fx.New(append(h.options(h.config()),
 		fx.NopLogger,
 		fx.Provide(
@@ -30,20 +33,16 @@ func TestAsHealthCheckRegisters(t *testing.T) {
 				return httpadapter.Check{Name: "cache", Func: func(context.Context) error { return nil }}
 			}),
 		),
-		fx.Populate(&health),
+		fx.Populate(&svc),
 	)...)
 	if err := app.Err(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	rep := health.Run(ctx)
-	got := map[string]error{}
-	for _, r := range rep.Results {
-		got[r.Name] = r.Err
-	}
-	if rep.Healthy || len(got) != 2 || !errors.Is(got["db"], errDown) || got["cache"] != nil {
-		t.Fatalf("Health.Run() = %+v; want db failing with %v and cache passing", rep, errDown)
+	rec := httptest.NewRecorder()
+	svc.HealthHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	body := rec.Body.String()
+	if rec.Code != http.StatusServiceUnavailable || !strings.Contains(body, "db") || !strings.Contains(body, errDown.Error()) || !strings.Contains(body, "cache") {
+		t.Fatalf("/healthz = %d %q; want 503 with db failing (%v) and cache listed", rec.Code, body, errDown)
 	}
 }
 

@@ -29,9 +29,9 @@ import (
 // It builds the Service from the sdlife.Options in the graph (optional;
 // zero Options otherwise) and the *slog.Logger in the graph (optional;
 // silent otherwise), and provides the Service and its parts: the
-// *lifecycle.Notifier, the passed *lifecycle.Files, *httpadapter.Counters,
-// *httpadapter.Readiness, *httpadapter.Health and
-// *httpadapter.StatusReporter. When the application provides an
+// *lifecycle.Notifier, the passed *lifecycle.Files, *httpserve.Counters,
+// *httpserve.Readiness, *httpserve.Health and
+// *httpserve.StatusReporter. When the application provides an
 // http.Handler, the Service serves it (sdlife.Service.Serve) from an
 // OnStart hook and drains it when the stop begins, before any OnStop hook
 // of the application runs. Members of the "reloaders", "health_checks"
@@ -53,7 +53,7 @@ var Module = fx.Options(
 const (
 	// ReloadersGroup collects sdlife.Reloaders; see AsReloader.
 	ReloadersGroup = "reloaders"
-	// HealthChecksGroup collects httpadapter.Checks; see AsHealthCheck.
+	// HealthChecksGroup collects httpserve.Checks; see AsHealthCheck.
 	HealthChecksGroup = "health_checks"
 	// MemoryReleasersGroup collects sdlife.MemoryReleasers; see
 	// AsMemoryReleaser.
@@ -103,13 +103,9 @@ type serviceParams struct {
 type serviceResult struct {
 	fx.Out
 
-	Service   *sdlife.Service
-	Notifier  *lifecycle.Notifier
-	Files     *lifecycle.Files
-	Counters  *httpadapter.Counters
-	Readiness *httpadapter.Readiness
-	Health    *httpadapter.Health
-	Status    *httpadapter.StatusReporter
+	Service  *sdlife.Service
+	Notifier *lifecycle.Notifier
+	Files    *lifecycle.Files
 }
 
 func newService(p serviceParams) (serviceResult, error) {
@@ -129,13 +125,9 @@ func newService(p serviceParams) (serviceResult, error) {
 		return serviceResult{}, err
 	}
 	return serviceResult{
-		Service:   s,
-		Notifier:  s.Notifier(),
-		Files:     s.Files(),
-		Counters:  s.Counters(),
-		Readiness: s.Readiness(),
-		Health:    s.Health(),
-		Status:    s.Status(),
+		Service:  s,
+		Notifier: s.Notifier(),
+		Files:    s.Files(),
 	}, nil
 }
 

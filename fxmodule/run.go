@@ -16,14 +16,15 @@ import (
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/httpserve"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
 // DefaultStopTimeout is the fx stop timeout Run sets unless the
 // application passes fx.StopTimeout: the default drain
-// (httpadapter.DefaultDrainTimeout) and 5 seconds for the OnStop hooks
+// (httpserve.DefaultDrainTimeout) and 5 seconds for the OnStop hooks
 // that follow it. fx's own default, 15 seconds, would cut the drain short.
-const DefaultStopTimeout = httpadapter.DefaultDrainTimeout + 5*time.Second
+const DefaultStopTimeout = httpserve.DefaultDrainTimeout + 5*time.Second
 
 // Run builds the application from Module and opts, runs it until SIGTERM,
 // SIGINT or a stop the Service asks for, and stops it: the one call that
@@ -171,11 +172,11 @@ func (r *runInfo) setService(s *sdlife.Service, t *trackedLifecycle, drain time.
 }
 
 // drainBudget is how long the server's drain may take: the listener close
-// delay and the drain timeout (see httpadapter.Server.Shutdown).
+// delay and the drain timeout (see httpserve.Server.Shutdown).
 func drainBudget(sc httpadapter.ServerConfig) time.Duration {
 	d := sc.DrainTimeout
 	if d == 0 {
-		d = httpadapter.DefaultDrainTimeout
+		d = httpserve.DefaultDrainTimeout
 	}
 	return sc.ListenerCloseDelay + d
 }

@@ -53,7 +53,7 @@ func TestServeCountsRequestsInStatus(t *testing.T) {
 	// At the moment READY=1 arrives, the server must answer.
 	m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
 		if msg.Has("READY", "1") && len(readyServed) == 0 {
-			readyServed <- get(t, published.Load().Server().Addr())
+			readyServed <- get(t, published.Load().Addr())
 		}
 	}))
 	h := &harness{t: t, m: m, env: m.Environment(), mark: m.Notifier()}
@@ -67,7 +67,7 @@ func TestServeCountsRequestsInStatus(t *testing.T) {
 		t.Errorf("GET at READY=1: %d", code)
 	}
 	for range 3 {
-		if code := get(t, svc.Server().Addr()); code != http.StatusOK {
+		if code := get(t, svc.Addr()); code != http.StatusOK {
 			t.Errorf("GET: %d", code)
 		}
 	}
@@ -126,7 +126,7 @@ func TestServeErrorShutsDownApp(t *testing.T) {
 	var svc *sdlife.Service
 	app := fxtest.New(t, h.options(cfg, provideHandler(), fx.Populate(&svc))...).RequireStart()
 	h.wait(sdtest.Has("READY", "1"), "READY=1")
-	if got, want := svc.Server().Addr().String(), ln.Addr().String(); got != want {
+	if got, want := svc.Addr().String(), ln.Addr().String(); got != want {
 		t.Fatalf("serving on %s, want the passed listener %s", got, want)
 	}
 	// shutdown(2) on a listening socket makes every accept on it fail

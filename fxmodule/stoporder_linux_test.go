@@ -13,6 +13,7 @@ import (
 	"go.uber.org/fx/fxtest"
 
 	"github.com/sdlife/sdlife"
+	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
@@ -43,10 +44,10 @@ func TestDrainEndsBeforeTheFirstOnStopHook(t *testing.T) {
 	entered := make(chan struct{})
 	hookRan := make(chan struct{})
 	var svc *sdlife.Service
-	handler := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		close(entered) // one request only
 		select {
-		case <-svc.Server().Draining():
+		case <-httpadapter.DrainStarted(r.Context()):
 		case <-hookRan:
 		}
 		if err := pool.Query(); err != nil {
@@ -77,7 +78,7 @@ func TestDrainEndsBeforeTheFirstOnStopHook(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		c := &http.Client{Timeout: 10 * time.Second}
-		resp, err := c.Get("http://" + svc.Server().Addr().String() + "/")
+		resp, err := c.Get("http://" + svc.Addr().String() + "/")
 		if err != nil {
 			done <- result{err: err}
 			return

@@ -146,7 +146,14 @@ func TestCertificateReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, addr := startServer(t, ServerConfig{Handler: okHandler(), Ready: ReadyByCaller, TLS: cert.TLSConfig()})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
+	go func() { _ = srv.Serve(tls.NewListener(l, cert.TLSConfig())) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	addr := l.Addr().String()
 	clientCfg := &tls.Config{RootCAs: pool(first, second)}
 	handshake := func() (*tls.Conn, string) {
 		t.Helper()

@@ -29,9 +29,9 @@ func Run(ctx context.Context, opts sdlife.Options, cfg *plainapp.Config, dbHealt
 }
 
 // router is plainapp's Router with the probes mounted.
-func router(cfg *plainapp.Config, health *httpadapter.Health, ready *httpadapter.Readiness) http.Handler {
+func router(cfg *plainapp.Config, svc *sdlife.Service) http.Handler {
 	r := plainapp.Router(cfg)
-	r.Get("/readyz", ready.Handler().ServeHTTP)
-	r.Get("/healthz", health.Handler().ServeHTTP)
+	r.Get("/readyz", svc.ReadinessHandler().ServeHTTP)
+	r.Get("/healthz", svc.HealthHandler().ServeHTTP)
 	return r
 }

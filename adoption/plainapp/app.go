@@ -90,7 +90,7 @@ func Run(ctx context.Context, opts sdlife.Options, cfg *Config, dbHealthy func(c
 	}
 	svc.AddReloader(cfg)
 	svc.AddHealthCheck(httpadapter.Check{Name: "db", Func: dbHealthy})
-	r.Get("/readyz", svc.Readiness().Handler().ServeHTTP)
-	r.Get("/healthz", svc.Health().Handler().ServeHTTP)
+	r.Get("/readyz", svc.ReadinessHandler().ServeHTTP)
+	r.Get("/healthz", svc.HealthHandler().ServeHTTP)
 	return svc.Run(ctx, r)
 }

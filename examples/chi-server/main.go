@@ -95,10 +95,10 @@ func serviceOptions(cfg Config, live *liveConfig) sdlife.Options {
 
 // newRouter builds the service's routes; fxmodule wraps it in the request
 // counting middleware and serves it.
-func newRouter(live *liveConfig, health *httpadapter.Health, ready *httpadapter.Readiness) *chi.Mux {
+func newRouter(live *liveConfig, svc *sdlife.Service) *chi.Mux {
 	r := chi.NewRouter()
-	r.Method(http.MethodGet, "/healthz", health.Handler())
-	r.Method(http.MethodGet, "/readyz", ready.Handler())
+	r.Method(http.MethodGet, "/healthz", svc.HealthHandler())
+	r.Method(http.MethodGet, "/readyz", svc.ReadinessHandler())
 	routes(r, live)
 	return r
 }

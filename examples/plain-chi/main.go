@@ -26,8 +26,8 @@ func main() {
 		slog.Error("chi app: cannot start", "err", err)
 		os.Exit(1)
 	}
-	r.Method(http.MethodGet, "/healthz", svc.Health().Handler())
-	r.Method(http.MethodGet, "/readyz", svc.Readiness().Handler())
+	r.Method(http.MethodGet, "/healthz", svc.HealthHandler())
+	r.Method(http.MethodGet, "/readyz", svc.ReadinessHandler())
 	if err := svc.Run(context.Background(), r); err != nil {
 		os.Exit(1)
 	}

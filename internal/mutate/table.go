@@ -48,7 +48,7 @@ var mutations = []mutation{
 	{
 		name: "state: SIGTERM while starting not stopping",
 		edits: []edit{
-			{"reload.go", "if s.state == StateStarting {", "if false {"},
+			{"reload.go", "if State(s.state.Load()) == StateStarting {", "if false {"},
 		},
 		pkgs: []string{"./", "./fxmodule/"},
 	},
@@ -104,90 +104,90 @@ var mutations = []mutation{
 	{
 		name: "counters: 4xx as 2xx",
 		edits: []edit{
-			{"httpadapter/counters.go", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n"},
+			{"internal/httpserve/counters.go", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "counters: 4xx as 2xx in panicking handlers",
 		edits: []edit{
-			{"httpadapter/counters.go", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t}\n", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n\t}\n"},
+			{"internal/httpserve/counters.go", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t}\n", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n\t}\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "counters: an allocation per request",
 		edits: []edit{
-			{"httpadapter/middleware.go", "\trw := h.c.begin(w)\n", "\trw := h.c.begin(w)\n\tr = r.WithContext(r.Context())\n"},
+			{"internal/httpserve/middleware.go", "\trw := h.c.begin(w)\n", "\trw := h.c.begin(w)\n\tr = r.WithContext(r.Context())\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "counters: wrapper not returned to the pool",
 		edits: []edit{
-			{"httpadapter/counters.go", "\tc.pool.Put(rw)\n", ""},
+			{"internal/httpserve/counters.go", "\tc.pool.Put(rw)\n", ""},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// httpadapter: the fd store.
 	{
 		name: "listen: listener stored without FDPOLL=0",
 		edits: []edit{
-			{"httpadapter/listen.go", "cfg.Notifier.FDStoreNoPoll(cfg.Name, sc)", "cfg.Notifier.FDStore(cfg.Name, sc)"},
+			{"internal/httpserve/listen.go", "cfg.Notifier.FDStoreNoPoll(cfg.Name, sc)", "cfg.Notifier.FDStore(cfg.Name, sc)"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// httpadapter: the drain.
 	{
 		name: "drain: no Connection: close",
 		edits: []edit{
-			{"httpadapter/server.go", "\t\tw.Header().Set(\"Connection\", \"close\")\n", "\t\t_ = w\n"},
+			{"internal/httpserve/server.go", "\t\tw.Header().Set(\"Connection\", \"close\")\n", "\t\t_ = w\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: no idle grace",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "if now.Sub(time.Unix(0, since)) < grace {", "if now.Sub(time.Unix(0, since)) < 0 {"},
+			{"internal/httpserve/conntrack.go", "if now.Sub(time.Unix(0, since)) < grace {", "if now.Sub(time.Unix(0, since)) < 0 {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: no pending-input guard",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "if pendingInput(c) {", "if false && pendingInput(c) {"},
+			{"internal/httpserve/conntrack.go", "if pendingInput(c) {", "if false && pendingInput(c) {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: no wait for accepted connections",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "return c.New + c.Active + c.Idle }", "return c.Active + c.Idle }"},
+			{"internal/httpserve/conntrack.go", "return c.New + c.Active + c.Idle }", "return c.Active + c.Idle }"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: HTTP/2 waited for like HTTP/1",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "\t\tcase protoHTTP2:\n\t\t\tc.HTTP2++\n\t\t\treturn true\n", "\t\tcase protoHTTP2:\n\t\t\tc.HTTP2++\n"},
+			{"internal/httpserve/conntrack.go", "\t\tcase protoHTTP2:\n\t\t\tc.HTTP2++\n\t\t\treturn true\n", "\t\tcase protoHTTP2:\n\t\t\tc.HTTP2++\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: idle HTTP/2 closed, not GOAWAY",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "if !betweenRequests(r, pc) || connProto(r.proto.Load()) == protoHTTP2 {", "if !betweenRequests(r, pc) && http.ConnState(r.state.Load()) != http.StateIdle {"},
+			{"internal/httpserve/conntrack.go", "if !betweenRequests(r, pc) || connProto(r.proto.Load()) == protoHTTP2 {", "if !betweenRequests(r, pc) && http.ConnState(r.state.Load()) != http.StateIdle {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: h2c not told apart from HTTP/1",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "if r.ProtoMajor != 2 || r.TLS != nil {", "if r.ProtoMajor != 2 || r.TLS == nil {"},
+			{"internal/httpserve/conntrack.go", "if r.ProtoMajor != 2 || r.TLS != nil {", "if r.ProtoMajor != 2 || r.TLS == nil {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// The hand-over of idle connections, the configured address, and
@@ -195,30 +195,30 @@ var mutations = []mutation{
 	{
 		name: "park: bytes overtaking the park do not abort it",
 		edits: []edit{
-			{"httpadapter/park.go", "\t\tif c.state.Load() == parkAsked {\n\t\t\tc.abort()\n\t\t}", "\t\t_ = parkAsked"},
+			{"internal/httpserve/park.go", "\t\tif c.state.Load() == parkAsked {\n\t\t\tc.abort()\n\t\t}", "\t\t_ = parkAsked"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "park: the next request's deadline does not abort it",
 		edits: []edit{
-			{"httpadapter/park.go", "\t\tif c.failed == nil && c.state.CompareAndSwap(parkAsked, parkAborted) {\n\t\t\tclose(c.released)\n\t\t}", ""},
+			{"internal/httpserve/park.go", "\t\tif c.failed == nil && c.state.CompareAndSwap(parkAsked, parkAborted) {\n\t\t\tclose(c.released)\n\t\t}", ""},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "handover: adopted connections left in the store",
 		edits: []edit{
-			{"httpadapter/handover.go", "if _, err := cfg.Notifier.FDStoreRemove(name); err != nil {", "if _, err := cfg.Notifier.Notify(\"X_KEEP=1\"); err != nil {"},
+			{"internal/httpserve/handover.go", "if _, err := cfg.Notifier.FDStoreRemove(name); err != nil {", "if _, err := cfg.Notifier.Notify(\"X_KEEP=1\"); err != nil {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "listen: a stored listener on another address kept",
 		edits: []edit{
-			{"httpadapter/listen.go", "\told := l.Addr()\n\tl.Close()\n", "\told := l.Addr()\n\treturn fmt.Errorf(\"kept %s\", old)\n"},
+			{"internal/httpserve/listen.go", "\told := l.Addr()\n\tl.Close()\n", "\told := l.Addr()\n\treturn fmt.Errorf(\"kept %s\", old)\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "health: RESTART_RESET=1 on every healthy round",
@@ -237,67 +237,67 @@ var mutations = []mutation{
 	{
 		name: "handover: adopted connections not parkable again",
 		edits: []edit{
-			{"httpadapter/park.go", "\t\treturn pc != nil && pc.adopted && pc.read.Load() == 0", "\t\treturn false"},
+			{"internal/httpserve/park.go", "\t\treturn pc != nil && pc.adopted && pc.read.Load() == 0", "\t\treturn false"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "handover: store copies dropped before READY=1",
 		edits: []edit{
-			{"phases.go", "lc.Release = httpadapter.ReleaseByCaller", "lc.Release = httpadapter.ReleaseAtOnce"},
+			{"phases.go", "Release:      httpserve.ReleaseByCaller,", "Release:      httpserve.ReleaseAtOnce,"},
 		},
 		pkgs: []string{"./"},
 	},
 	{
 		name: "drain: gone-away HTTP/2 connections wait out net/http's GOAWAY timeout",
 		edits: []edit{
-			{"httpadapter/server.go", "\t\ts.conn.finishGoneAway()\n", ""},
+			{"internal/httpserve/server.go", "\t\ts.conn.finishGoneAway()\n", ""},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// issue 16: listener
 	{
 		name: "listener: an unbindable address drops the stored listener",
 		edits: []edit{
-			{"httpadapter/listen.go", "\t\treturn old, SourceFDStore, bindErr, nil\n", "\t\told.Close()\n\t\treturn nil, 0, nil, bindErr\n"},
+			{"internal/httpserve/listen.go", "\t\treturn old, SourceFDStore, bindErr, nil\n", "\t\told.Close()\n\t\treturn nil, 0, nil, bindErr\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "listener: the listener handed back by the fd store stored again",
 		edits: []edit{
-			{"httpadapter/listen.go", "if src == SourceBound && c.FDStore.Enabled() {", "if src != SourceActivation && c.FDStore.Enabled() {"},
+			{"internal/httpserve/listen.go", "if src == SourceBound && c.FDStore.Enabled() {", "if src != SourceActivation && c.FDStore.Enabled() {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "listener: a moved listener stored before the old one is removed",
 		edits: []edit{
-			{"httpadapter/listen.go", "\tif bindErr == nil {\n\t\tif err := cfg.drop(old, log); err != nil {", "\tif bindErr == nil {\n\t\t_ = cfg.store(l)\n\t\tif err := cfg.drop(old, log); err != nil {"},
+			{"internal/httpserve/listen.go", "\tif bindErr == nil {\n\t\tif err := cfg.drop(old, log); err != nil {", "\tif bindErr == nil {\n\t\t_ = cfg.store(l)\n\t\tif err := cfg.drop(old, log); err != nil {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "listener: backlog left as net.Listen set it",
 		edits: []edit{
-			{"httpadapter/listen.go", "if err := setBacklog(l, res.Backlog); err != nil {", "if err := error(nil); err != nil {"},
+			{"internal/httpserve/listen.go", "if err := setBacklog(l, res.Backlog); err != nil {", "if err := error(nil); err != nil {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "listener: backlog set on a socket unit's listener",
 		edits: []edit{
-			{"httpadapter/listen.go", "\tif src != SourceActivation {\n\t\tres.Backlog", "\tif true {\n\t\tres.Backlog"},
+			{"internal/httpserve/listen.go", "\tif src != SourceActivation {\n\t\tres.Backlog", "\tif true {\n\t\tres.Backlog"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "listener: address check binds the served port",
 		edits: []edit{
-			{"httpadapter/addresscheck.go", "if serving != nil && samePort(serving, c.Network, c.Address) {", "if false {"},
+			{"internal/httpserve/addresscheck.go", "if serving != nil && samePort(serving, c.Network, c.Address) {", "if false {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "listener: a reload leaving the failed address alone clears STATUS",
@@ -317,51 +317,51 @@ var mutations = []mutation{
 	{
 		name: "drain: connections without a complete request header never closed",
 		edits: []edit{
-			{"httpadapter/server.go", "\t\theaderless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace, s.cfg.IdleGrace)\n", ""},
+			{"internal/httpserve/server.go", "\t\theaderless += s.conn.closeHeaderless(now, start, s.cfg.HeaderGrace, s.cfg.IdleGrace)\n", ""},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: partial-header connections closed at the drain's start, no HeaderGrace",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "return since >= headerGrace || quiet >= headerGrace", "return since >= 0 || quiet >= headerGrace"},
+			{"internal/httpserve/conntrack.go", "return since >= headerGrace || quiet >= headerGrace", "return since >= 0 || quiet >= headerGrace"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: silent new connections closed at the drain's start, no IdleGrace",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "\treturn since >= idleGrace\n", "\treturn true\n"},
+			{"internal/httpserve/conntrack.go", "\treturn since >= idleGrace\n", "\treturn true\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: quiet partial-header connections wait for the whole HeaderGrace",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "since >= headerGrace || quiet >= headerGrace", "since >= headerGrace || quiet < 0"},
+			{"internal/httpserve/conntrack.go", "since >= headerGrace || quiet >= headerGrace", "since >= headerGrace || quiet < 0"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: headerless connections closed with request bytes waiting",
 		edits: []edit{
-			{"httpadapter/conntrack.go", "\t\tcase pendingInput(c):", "\t\tcase false:"},
+			{"internal/httpserve/conntrack.go", "\t\tcase pendingInput(c):", "\t\tcase false:"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: a proxy pool's connection never parked after its background read took a byte",
 		edits: []edit{
-			{"httpadapter/park.go", "\t\tc.pipeline.Store(false)\n", ""},
+			{"internal/httpserve/park.go", "\t\tc.pipeline.Store(false)\n", ""},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "drain: parked while net/http holds the next request's first byte",
 		edits: []edit{
-			{"httpadapter/park.go", "\tc.read.Store(0)\n\tc.phase.Store(phaseIdle)", "\tc.read.Store(0)\n\tc.pipeline.Store(false)\n\tc.phase.Store(phaseIdle)"},
+			{"internal/httpserve/park.go", "\tc.read.Store(0)\n\tc.phase.Store(phaseIdle)", "\tc.read.Store(0)\n\tc.pipeline.Store(false)\n\tc.phase.Store(phaseIdle)"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// issue 16: audit rows
@@ -507,7 +507,7 @@ var mutations = []mutation{
 	{
 		name: "state: /readyz 200 while reloading",
 		edits: []edit{
-			{"state.go", "case StateReloading:\n\t\treturn httpadapter.StateReloading", "case StateReloading:\n\t\treturn httpadapter.StateReady"},
+			{"state.go", "case StateReady, StateReloading:\n\t\treturn s.String()", "case StateReady, StateReloading:\n\t\treturn StateReady.String()"},
 		},
 		pkgs: []string{"./"},
 	},
@@ -556,16 +556,16 @@ var mutations = []mutation{
 	{
 		name: "health: a hung check run again for every probe",
 		edits: []edit{
-			{"httpadapter/health.go", "\tif cr.flight != nil {\n\t\treturn cr.flight\n\t}", "\tif false {\n\t\treturn cr.flight\n\t}"},
+			{"internal/httpserve/health.go", "\tif cr.flight != nil {\n\t\treturn cr.flight\n\t}", "\tif false {\n\t\treturn cr.flight\n\t}"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "health: /healthz 200 when a check fails",
 		edits: []edit{
-			{"httpadapter/health_handler.go", "code = http.StatusServiceUnavailable", "code = http.StatusOK"},
+			{"internal/httpserve/health_handler.go", "code = http.StatusServiceUnavailable", "code = http.StatusOK"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// Certificates (httpadapter).
@@ -602,53 +602,53 @@ var mutations = []mutation{
 	{
 		name: "counters: in flight never decreases",
 		edits: []edit{
-			{"httpadapter/counters.go", "s.InFlight = int64(started - s.Total)", "s.InFlight = int64(started)"},
+			{"internal/httpserve/counters.go", "s.InFlight = int64(started - s.Total)", "s.InFlight = int64(started)"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "counters: a panic before the header counted 2xx",
 		edits: []edit{
-			{"httpadapter/counters.go", "class = Class5xx // aborted before a status was sent", "class = Class2xx"},
+			{"internal/httpserve/counters.go", "class = Class5xx // aborted before a status was sent", "class = Class2xx"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "status: no rate limit",
 		edits: []edit{
-			{"httpadapter/status.go", "if wait := r.interval - now.Sub(r.lastSend); wait > 0 && r.lineLocked() != r.sent {", "if wait := r.interval - now.Sub(r.lastSend); false && wait > 0 {"},
+			{"internal/httpserve/status.go", "if wait := r.interval - now.Sub(r.lastSend); wait > 0 && r.lineLocked() != r.sent {", "if wait := r.interval - now.Sub(r.lastSend); false && wait > 0 {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "status: an unchanged line sent again",
 		edits: []edit{
-			{"httpadapter/status.go", "\tif text == r.sent {\n\t\treturn\n\t}\n", ""},
+			{"internal/httpserve/status.go", "\tif text == r.sent {\n\t\treturn\n\t}\n", ""},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "status: req/s counts every request since start",
 		edits: []edit{
-			{"httpadapter/status.go", "r.rate = float64(total-r.lastTotal) / secs", "r.rate = float64(total) / secs"},
+			{"internal/httpserve/status.go", "r.rate = float64(total-r.lastTotal) / secs", "r.rate = float64(total) / secs"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "status: Stop does not send the final line",
 		edits: []edit{
-			{"httpadapter/status.go", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n\t\t\tr.sendLocked(time.Now(), true)\n", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n"},
+			{"internal/httpserve/status.go", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n\t\t\tr.sendLocked(time.Now(), true)\n", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// Readiness and memory pressure.
 	{
 		name: "readiness: /readyz ready again after stopping",
 		edits: []edit{
-			{"httpadapter/readiness.go", "if State(cur) == StateStopping ||", "if false ||"},
+			{"internal/httpserve/readiness.go", "if State(cur) == StateStopping ||", "if false ||"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "memory pressure: releasers not run",
@@ -735,9 +735,9 @@ var mutations = []mutation{
 	{
 		name: "hand-over: idle h2c connections parked like HTTP/1",
 		edits: []edit{
-			{"httpadapter/park.go", "if ok && betweenRequests(r, pc) && connProto(r.proto.Load()) == protoUnknown && pc.park() {", "if ok && betweenRequests(r, pc) && pc.park() {"},
+			{"internal/httpserve/park.go", "if ok && betweenRequests(r, pc) && connProto(r.proto.Load()) == protoUnknown && pc.park() {", "if ok && betweenRequests(r, pc) && pc.park() {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// issue 16: fx and notify
@@ -800,58 +800,58 @@ var mutations = []mutation{
 	{
 		name: "status: unreachable manager logged by the reporter",
 		edits: []edit{
-			{"httpadapter/status.go", "if !r.failing && !unreachable {", "if true {"},
+			{"internal/httpserve/status.go", "if !r.failing && !unreachable {", "if true {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "status: backoff outlasts a manager that is back",
 		edits: []edit{
-			{"httpadapter/status.go", "now.Before(r.retryAt) && !r.n.Reachable()", "now.Before(r.retryAt)"},
+			{"internal/httpserve/status.go", "now.Before(r.retryAt) && !r.n.Reachable()", "now.Before(r.retryAt)"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	// issue 19: two-step GOAWAY
 	{
 		name: "two-step GOAWAY: no announce when the drain begins",
 		edits: []edit{
-			{"httpadapter/server.go", "\ts.conn.announceGoaways(start) // HTTP/2: GOAWAY(2^31-1) and PING\n", ""},
+			{"internal/httpserve/server.go", "\ts.conn.announceGoaways(start) // HTTP/2: GOAWAY(2^31-1) and PING\n", ""},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "two-step GOAWAY: final GOAWAY without waiting for the PING's ACK",
 		edits: []edit{
-			{"httpadapter/goaway2.go", "\t\tc.announceAsked.Store(true)\n", "\t\tc.announceAsked.Store(true)\n\t\tc.handIn.Store(true)\n"},
+			{"internal/httpserve/goaway2.go", "\t\tc.announceAsked.Store(true)\n", "\t\tc.announceAsked.Store(true)\n\t\tc.handIn.Store(true)\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "two-step GOAWAY: a client that never acknowledges is not cut at the bound",
 		edits: []edit{
-			{"httpadapter/goaway2.go", "if w.overdue(now, bound) && w.cut() {", "if false && w.cut() {"},
+			{"internal/httpserve/goaway2.go", "if w.overdue(now, bound) && w.cut() {", "if false && w.cut() {"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "two-step GOAWAY: a half-closed connection the client keeps open is not closed",
 		edits: []edit{
-			{"httpadapter/goaway2.go", "\t\t_ = c.Close() // net/http's HTTP/2 server sees its read fail and ends\n", ""},
+			{"internal/httpserve/goaway2.go", "\t\t_ = c.Close() // net/http's HTTP/2 server sees its read fail and ends\n", ""},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "two-step GOAWAY: the announce written mid-frame",
 		edits: []edit{
-			{"httpadapter/goaway2.go", "func (c *h2Conn) canAnnounce() bool { return c.out.frames > 0 && c.out.atBoundary() }", "func (c *h2Conn) canAnnounce() bool { return true }"},
+			{"internal/httpserve/goaway2.go", "func (c *h2Conn) canAnnounce() bool { return c.out.frames > 0 && c.out.atBoundary() }", "func (c *h2Conn) canAnnounce() bool { return true }"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 	{
 		name: "two-step GOAWAY: a stream counts as answered before its last frame is written",
 		edits: []edit{
-			{"httpadapter/goaway2.go", "\t\t\tc.ending = id\n", "\t\t\tc.endStream(id)\n"},
+			{"internal/httpserve/goaway2.go", "\t\t\tc.ending = id\n", "\t\t\tc.endStream(id)\n"},
 		},
-		pkgs: []string{"./httpadapter/"},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 }

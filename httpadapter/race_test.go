@@ -1,5 +1,0 @@
-//go:build race
-
-package httpadapter
-
-const raceEnabled = true
