@@ -77,7 +77,6 @@ func (s *Service) Serve(_ context.Context, h http.Handler) error {
 		ServerConfig: s.opts.Server,
 		Handler:      s.counters.Middleware(h),
 		Notifier:     s.notifier, // EXTEND_TIMEOUT_USEC only: the Service announces READY and STOPPING
-		Ready:        httpserve.ReadyByCaller,
 		Logger:       s.log,
 	}
 	lc := httpserve.ListenConfig{

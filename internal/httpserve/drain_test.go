@@ -69,7 +69,7 @@ func sseHandler(interval time.Duration) http.HandlerFunc {
 // and do not hold the drain.
 func TestServerSSEEndsOnDrain(t *testing.T) {
 	const interval = 100 * time.Millisecond
-	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{DrainTimeout: 10 * time.Second}, Handler: sseHandler(interval), Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{DrainTimeout: 10 * time.Second}, Handler: sseHandler(interval)})
 	clients := map[string]*http.Transport{"HTTP/1.1": {}, "h2c": h2cTransport()}
 	type result struct {
 		name   string
@@ -201,7 +201,7 @@ func TestServerHijacked(t *testing.T) {
 					})
 				}
 			})
-			s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{IdleGrace: 2 * time.Second}, Handler: h, Ready: ReadyByCaller, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+			s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{IdleGrace: 2 * time.Second}, Handler: h, Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				t.Fatal(err)
@@ -241,19 +241,22 @@ func TestServerHijacked(t *testing.T) {
 	}
 }
 
-// TestServerListenerCloseDelay: during the delay readiness says 503 while
-// new connections are still accepted and served.
+// TestServerListenerCloseDelay: during the delay new connections are
+// still accepted and served, and the drain has not begun. (The Service's
+// readiness probe says 503 from STOPPING=1 on, before the delay.)
 func TestServerListenerCloseDelay(t *testing.T) {
-	var ready Readiness
 	mux := http.NewServeMux()
 	mux.Handle("/", okHandler())
-	mux.Handle("/readyz", ready.Handler())
 	const delay = time.Second
-	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{ListenerCloseDelay: delay}, Handler: mux, Readiness: &ready})
+	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{ListenerCloseDelay: delay}, Handler: mux})
 	errc := make(chan error, 1)
 	start := time.Now()
 	go func() { errc <- s.Shutdown(context.Background()) }()
-	waitFor(t, func() bool { return ready.State() == StateStopping }, "readiness stopping")
+	waitFor(t, func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.state == serverClosed
+	}, "Shutdown begun")
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 5 * time.Second}
 	get := func(path string) (int, string) {
 		resp, err := client.Get("http://" + addr + path)
@@ -263,9 +266,6 @@ func TestServerListenerCloseDelay(t *testing.T) {
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
-	}
-	if code, _ := get("/readyz"); code != http.StatusServiceUnavailable {
-		t.Errorf("readiness during the delay: %d, want 503", code)
 	}
 	if code, body := get("/"); code != http.StatusOK || body != "ok" {
 		t.Errorf("request on a new connection during the delay: %d %q", code, body)

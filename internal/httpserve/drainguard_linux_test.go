@@ -60,7 +60,6 @@ func TestCloseIdleSparesPendingRequest(t *testing.T) {
 func TestDrainIdleH2CGetsGoaway(t *testing.T) {
 	s, err := NewServer(ServerConfig{ServerConfig: httpadapter.ServerConfig{IdleGrace: 300 * time.Millisecond},
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }),
-		Ready:   ReadyByCaller,
 	})
 	if err != nil {
 		t.Fatal(err)

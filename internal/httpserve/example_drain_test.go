@@ -36,7 +36,7 @@ func ExampleDrainStarted() {
 		}
 	})
 
-	s, err := httpserve.NewServer(httpserve.ServerConfig{Handler: events, Ready: httpserve.ReadyByCaller})
+	s, err := httpserve.NewServer(httpserve.ServerConfig{Handler: events})
 	if err != nil {
 		fmt.Println(err)
 		return

@@ -26,24 +26,6 @@ func ExampleCounters_Middleware() {
 	// Output: 3 requests, 2 2xx, 1 4xx, 0 in flight
 }
 
-func ExampleReadiness() {
-	var ready httpserve.Readiness // starts in StateStarting
-	probe := func() {
-		rec := httptest.NewRecorder()
-		ready.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
-		fmt.Print(rec.Code, " ", rec.Body.String())
-	}
-	probe()
-	ready.Set(httpserve.StateReady)
-	probe()
-	ready.Set(httpserve.StateStopping)
-	probe()
-	// Output:
-	// 503 starting
-	// 200 ready
-	// 503 stopping
-}
-
 func ExampleHealth() {
 	h := httpserve.NewHealth(nil,
 		httpserve.Check{Name: "db", Func: func(context.Context) error { return nil }},
@@ -91,12 +73,9 @@ func ExampleServer() {
 		fmt.Println(err)
 		return
 	}
-	var ready httpserve.Readiness
 	s, err := httpserve.NewServer(httpserve.ServerConfig{
-		Handler:   http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "hello") }),
-		Readiness: &ready,
-		// Notifier: the service's, to send READY=1, STOPPING=1 and
-		// EXTEND_TIMEOUT_USEC.
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, "hello") }),
+		// Notifier: the service's, for EXTEND_TIMEOUT_USEC.
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -106,13 +85,14 @@ func ExampleServer() {
 		fmt.Println(err)
 		return
 	}
-	fmt.Println("state:", ready.State())
+	fmt.Println("serving on", s.Addr().Network())
 	// On SIGTERM:
 	if err := s.Shutdown(context.Background()); err != nil {
 		fmt.Println(err)
 	}
-	fmt.Println("state:", ready.State())
+	<-s.Done()
+	fmt.Println("drained, err:", s.Err())
 	// Output:
-	// state: ready
-	// state: stopping
+	// serving on tcp
+	// drained, err: <nil>
 }

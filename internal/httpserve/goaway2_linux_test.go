@@ -252,7 +252,7 @@ func twoStepServer(t *testing.T, withTLS bool, ackTimeout time.Duration) (s *Ser
 		<-release
 		_, _ = io.WriteString(w, "ok")
 	})
-	cfg := ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}, DrainTimeout: 5 * time.Second, GoawayAckTimeout: ackTimeout}, Handler: mux, Ready: ReadyByCaller}
+	cfg := ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}, DrainTimeout: 5 * time.Second, GoawayAckTimeout: ackTimeout}, Handler: mux}
 	if withTLS {
 		cert := validTestCert(t, "server")
 		c, err := httpadapter.LoadCertificate(cert.write(t, t.TempDir()))

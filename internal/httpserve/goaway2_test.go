@@ -161,7 +161,7 @@ func benchTwoStepLoopback(b *testing.B, proto, server string) {
 		go func() { defer close(done); _ = srv.Serve(l) }()
 		defer func() { _ = srv.Close(); <-done }()
 	case "sdlife":
-		s, err := NewServer(ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}, TLS: tlsCfg}, Handler: h, Ready: ReadyByCaller})
+		s, err := NewServer(ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}, TLS: tlsCfg}, Handler: h})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -365,7 +365,7 @@ func TestTwoStepConnStateSeesAcceptedConn(t *testing.T) {
 		defer mu.Unlock()
 		seen[c] = append(seen[c], st)
 	}}
-	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: srv}, Handler: okHandler(), Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: srv}, Handler: okHandler()})
 	tr := h2cTransport()
 	resp, err := (&http.Client{Transport: tr}).Get("http://" + addr + "/")
 	if err != nil {

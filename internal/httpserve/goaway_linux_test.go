@@ -27,7 +27,6 @@ func TestDrainDoesNotWaitOutGoawayTimeout(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := NewServer(ServerConfig{
 				Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") }),
-				Ready:   ReadyByCaller,
 			})
 			if err != nil {
 				t.Fatal(err)

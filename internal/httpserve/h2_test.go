@@ -146,7 +146,6 @@ func restartH2(t testing.TB, restarts int, withTLS, naive bool) (*loadResult, []
 		}
 		s, err := NewServer(ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}, TLS: tlsCfg, DrainTimeout: 5 * time.Second},
 			Handler: restartHandler(c),
-			Ready:   ReadyByCaller,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -205,7 +204,7 @@ func TestRestartH2LosesNoRequest(t *testing.T) {
 // and the drain takes far less than DrainTimeout.
 func TestServerDrainsH2C(t *testing.T) {
 	srv := &http.Server{Protocols: protocols(true, false, true), ErrorLog: quietLog}
-	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: srv, DrainTimeout: 10 * time.Second}, Handler: okHandler(), Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: srv, DrainTimeout: 10 * time.Second}, Handler: okHandler()})
 
 	tr := h2cTransport()
 	defer tr.CloseIdleConnections()
@@ -274,7 +273,7 @@ func TestServerH2InFlightFinishes(t *testing.T) {
 		<-release
 		_, _ = io.WriteString(w, "ok")
 	})
-	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{DrainTimeout: 10 * time.Second}, Handler: h, Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{DrainTimeout: 10 * time.Second}, Handler: h})
 
 	idleTr, busyTr := h2cTransport(), h2cTransport()
 	defer idleTr.CloseIdleConnections()

@@ -98,7 +98,6 @@ func TestDrainClosesQuietHeaderlessFirst(t *testing.T) {
 	const grace = 300 * time.Millisecond
 	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{HeaderGrace: grace, IdleGrace: grace, Server: &http.Server{ReadHeaderTimeout: time.Minute}},
 		Handler: okHandler(),
-		Ready:   ReadyByCaller,
 	})
 	dial := func(partial bool) net.Conn {
 		t.Helper()

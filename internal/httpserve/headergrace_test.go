@@ -50,7 +50,6 @@ func TestDrainClosesHeaderlessAtGrace(t *testing.T) {
 			var logs syncBuffer
 			cfg := ServerConfig{ServerConfig: httpadapter.ServerConfig{HeaderGrace: grace, IdleGrace: grace, DrainTimeout: drainMax, Server: &http.Server{ReadHeaderTimeout: time.Minute, ErrorLog: quietLog}},
 				Handler: okHandler(),
-				Ready:   ReadyByCaller,
 				// the silent ones' and TLS ones'
 				Logger: slog.New(slog.NewTextHandler(&logs, nil)),
 			}

@@ -362,7 +362,7 @@ func TestListenUnixFDStore(t *testing.T) {
 		t.Fatalf("Listen() after restart = %v, %v", src, err)
 	}
 	defer l.Close()
-	s, err := NewServer(ServerConfig{Handler: okHandler(), Ready: ReadyByCaller})
+	s, err := NewServer(ServerConfig{Handler: okHandler()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,6 @@ func TestOneStepIdleH2CWaitsForGoaway(t *testing.T) {
 				<-release
 			}
 		}),
-		Ready: ReadyByCaller,
 	})
 	if err != nil {
 		t.Fatal(err)

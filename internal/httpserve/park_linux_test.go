@@ -30,7 +30,6 @@ func startGeneration(t testing.TB, name string, cfg ListenConfig, withStore bool
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, name)
 		}),
-		Ready: ReadyByCaller,
 	}
 	if withStore {
 		if sc.ConnStore, err = cfg.ConnStore(1); err != nil {

@@ -56,7 +56,6 @@ func TestDrainHandsOverProxyPoolConnection(t *testing.T) {
 				time.Sleep(time.Millisecond)
 			}
 		}),
-		Ready: ReadyByCaller,
 	}
 	if sc.ConnStore, err = cfg.ConnStore(1); err != nil {
 		t.Fatal(err)

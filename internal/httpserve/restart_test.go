@@ -238,7 +238,6 @@ func TestRestartLosesNoRequest(t *testing.T) {
 	res, served := restartUnderLoad(t, 6, runLoad, func(c *Counters) generation {
 		s, err := NewServer(ServerConfig{
 			Handler: restartHandler(c),
-			Ready:   ReadyByCaller,
 			// IdleGrace: the default (500ms). Closing an idle keep-alive
 			// connection is inherently racy for a client that reuses it
 			// at that moment (see Shutdown); the grace makes that a

@@ -42,22 +42,6 @@ var (
 	ErrServerClosed = errors.New("httpadapter: server shut down")
 )
 
-// ReadyMode says who announces that the server is ready.
-type ReadyMode int
-
-const (
-	// ReadyOnStart: Start sets Readiness to StateReady and sends READY=1
-	// once the server accepts connections, and Shutdown sends STOPPING=1.
-	// For programs with one server and nothing else to start.
-	ReadyOnStart ReadyMode = iota
-	// ReadyByCaller: the caller announces both transitions, READY=1 when
-	// everything else is up too and STOPPING=1 when the stop begins
-	// (fxmodule does so around all OnStart and OnStop hooks). The Server
-	// still sets Readiness and sends EXTEND_TIMEOUT_USEC during a long
-	// drain.
-	ReadyByCaller
-)
-
 // ServerConfig configures a Server. Zero values are documented per field.
 type ServerConfig struct {
 	// ServerConfig holds the user's settings.
@@ -66,14 +50,9 @@ type ServerConfig struct {
 	// Handler serves requests. When nil, Server.Handler is used; one of
 	// the two must be set.
 	Handler http.Handler
-	// Notifier sends READY=1 and STOPPING=1 (with ReadyOnStart, see
-	// Ready) and EXTEND_TIMEOUT_USEC. Nil sends nothing.
+	// Notifier sends EXTEND_TIMEOUT_USEC during a long drain. Nil sends
+	// nothing. READY=1 and STOPPING=1 are the caller's (the Service's).
 	Notifier *lifecycle.Notifier
-	// Readiness is set to StateReady on start (see Ready) and to
-	// StateStopping when Shutdown begins. Nil: none.
-	Readiness *Readiness
-	// Ready says who announces readiness. Zero is ReadyOnStart.
-	Ready ReadyMode
 	// ConnStore, when set, hands idle HTTP/1 keep-alive connections to
 	// the fd store when the drain begins, instead of closing them, so
 	// that the next process serves them (see ListenConfig.ConnStore and
@@ -124,9 +103,6 @@ const (
 func NewServer(cfg ServerConfig) (*Server, error) {
 	if errs := CheckServer(cfg.ServerConfig); len(errs) > 0 {
 		return nil, errors.New("httpadapter: ServerConfig." + strings.Join(errs, "; "))
-	}
-	if cfg.Ready != ReadyOnStart && cfg.Ready != ReadyByCaller {
-		return nil, fmt.Errorf("httpadapter: unknown ReadyMode %d", cfg.Ready)
 	}
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
@@ -291,9 +267,7 @@ func (s *Server) Draining() <-chan struct{} {
 // Start serves l in a new goroutine and returns once that goroutine runs.
 // The listening socket exists already, so the kernel queues connections
 // even before the first Accept: the server can be announced ready as soon
-// as Start returns. With ReadyOnStart, Start then sets Readiness to
-// StateReady and sends READY=1 (a failure to send is logged, not
-// returned: the server is running).
+// as Start returns.
 //
 // The Server owns l from now on. Start fails if called twice or after
 // Shutdown.
@@ -321,14 +295,6 @@ func (s *Server) Start(l net.Listener) error {
 	s.mu.Unlock()
 	<-running
 
-	if s.cfg.Ready == ReadyOnStart {
-		if s.cfg.Readiness != nil {
-			s.cfg.Readiness.Set(StateReady)
-		}
-		if _, err := s.cfg.Notifier.Ready(); err != nil {
-			s.log.Error("httpadapter: READY=1 failed", "err", err)
-		}
-	}
 	s.log.Info("httpadapter: serving", "addr", l.Addr().String(), "tls", s.tls != nil)
 	return nil
 }
@@ -378,9 +344,8 @@ func (s *Server) Addr() net.Addr {
 // before it whose request is read just after is closed without a
 // response. Shutdown therefore works in this order:
 //
-//  1. Readiness becomes StateStopping and, with ReadyOnStart, STOPPING=1
-//     is sent (with ReadyByCaller the caller has sent it already). If
-//     DrainTimeout exceeds StopTimeout, EXTEND_TIMEOUT_USEC=StopTimeout
+//  1. The caller has sent STOPPING=1 and turned its readiness probe.
+//     If DrainTimeout exceeds StopTimeout, EXTEND_TIMEOUT_USEC=StopTimeout
 //     is sent now and every StopTimeout/3 until the drain ends.
 //  2. With ListenerCloseDelay set, the server goes on accepting and
 //     serving as usual for that long, while load balancers notice the
@@ -488,15 +453,8 @@ func (s *Server) drain(parent context.Context) error {
 		return nil
 	}
 
-	// 1. Tell the world.
-	if s.cfg.Readiness != nil {
-		s.cfg.Readiness.Set(StateStopping)
-	}
-	if s.cfg.Ready == ReadyOnStart {
-		if _, err := s.cfg.Notifier.Stopping(); err != nil {
-			s.log.Warn("httpadapter: STOPPING=1 failed", "err", err)
-		}
-	}
+	// 1. Keep the manager waiting while the drain may outlast its stop
+	// timeout.
 	if s.cfg.StopTimeout > 0 && s.cfg.DrainTimeout+s.cfg.ListenerCloseDelay > s.cfg.StopTimeout {
 		ext := startExtender(s.cfg.Notifier, s.cfg.StopTimeout, s.log)
 		defer ext.Stop()

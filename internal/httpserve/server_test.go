@@ -3,6 +3,7 @@ package httpserve
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"github.com/sdlife/sdlife/httpadapter"
 	"io"
@@ -98,88 +99,11 @@ func roundTrip(t *testing.T, c net.Conn, br *bufio.Reader) *http.Response {
 	return resp
 }
 
-func TestServerReadyOnlyWhenAccepting(t *testing.T) {
-	var addr atomic.Value
-	probe := make(chan error, 1)
-	m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
-		if !msg.Has("READY", "1") {
-			return
-		}
-		// The manager sees READY=1: a client must get an answer now.
-		client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
-		resp, err := client.Get("http://" + addr.Load().(string))
-		if err == nil {
-			resp.Body.Close()
-		}
-		probe <- err
-	}))
-	var ready Readiness
-	s, err := NewServer(ServerConfig{Handler: okHandler(), Notifier: m.Notifier(), Readiness: &ready})
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := listenLocal(t)
-	addr.Store(l.Addr().String())
-	if err := s.Start(l); err != nil {
-		t.Fatal(err)
-	}
-	defer s.Shutdown(context.Background())
-	if ready.State() != StateReady {
-		t.Errorf("Readiness = %v after Start, want ready", ready.State())
-	}
-	select {
-	case err := <-probe:
-		if err != nil {
-			t.Fatalf("request when READY=1 arrived: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("no READY=1")
-	}
-}
-
-func TestServerShutdownSendsStoppingFirst(t *testing.T) {
-	var ready Readiness
-	var stateAtStopping atomic.Int32
-	stateAtStopping.Store(-1)
-	m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
-		if msg.Has("STOPPING", "1") {
-			stateAtStopping.Store(int32(ready.State()))
-		}
-	}))
-	s, _ := startServer(t, ServerConfig{Handler: okHandler(), Notifier: m.Notifier(), Readiness: &ready})
-	if err := s.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-s.Done():
-	default:
-		t.Fatal("Done not closed after Shutdown")
-	}
-	if s.Err() != nil {
-		t.Fatalf("Err() = %v after a clean Shutdown", s.Err())
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := m.Notifier().Barrier(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, msg := range m.Messages() {
-		got = append(got, msg.Raw)
-	}
-	if len(got) < 2 || got[0] != "READY=1" || got[1] != "STOPPING=1" {
-		t.Fatalf("messages = %q, want READY=1 then STOPPING=1", got)
-	}
-	if State(stateAtStopping.Load()) != StateStopping {
-		t.Fatalf("Readiness was %v when STOPPING=1 arrived", State(stateAtStopping.Load()))
-	}
-}
-
 // TestServerAnswersAcceptedSilentConnection is the case that
 // http.Server.Shutdown alone gets wrong: a connection accepted before
 // the drain whose request arrives after it began.
 func TestServerAnswersAcceptedSilentConnection(t *testing.T) {
-	s, addr := startServer(t, ServerConfig{Handler: okHandler(), Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{Handler: okHandler()})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -198,7 +122,7 @@ func TestServerAnswersAcceptedSilentConnection(t *testing.T) {
 }
 
 func TestServerIdleKeepAliveGetsGrace(t *testing.T) {
-	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{IdleGrace: 2 * time.Second}, Handler: okHandler(), Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{IdleGrace: 2 * time.Second}, Handler: okHandler()})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -227,7 +151,7 @@ func TestServerIdleKeepAliveGetsGrace(t *testing.T) {
 }
 
 func TestServerClosesIdleAfterGrace(t *testing.T) {
-	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{IdleGrace: 50 * time.Millisecond}, Handler: okHandler(), Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{IdleGrace: 50 * time.Millisecond}, Handler: okHandler()})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +182,6 @@ func blockingServer(t *testing.T, cfg ServerConfig) (s *Server, addr string, rel
 		close(entered)
 		<-release
 	})
-	cfg.Ready = ReadyByCaller
 	s, addr = startServer(t, cfg)
 	errc := make(chan error, 1)
 	go func() {
@@ -348,7 +271,7 @@ var errAcceptBroken = errors.New("accept broken")
 func (l failingListener) Accept() (net.Conn, error) { return nil, errAcceptBroken }
 
 func TestServerSurfacesServeError(t *testing.T) {
-	s, err := NewServer(ServerConfig{Handler: okHandler(), Ready: ReadyByCaller})
+	s, err := NewServer(ServerConfig{Handler: okHandler()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,7 +298,7 @@ func TestServerLifecycleErrors(t *testing.T) {
 	}{
 		{"no handler", ServerConfig{}},
 		{"negative drain", ServerConfig{ServerConfig: httpadapter.ServerConfig{DrainTimeout: -1}, Handler: okHandler()}},
-		{"unknown ready mode", ServerConfig{Handler: okHandler(), Ready: 7}},
+		{"TLS without a certificate", ServerConfig{ServerConfig: httpadapter.ServerConfig{TLS: &tls.Config{}}, Handler: okHandler()}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -385,7 +308,7 @@ func TestServerLifecycleErrors(t *testing.T) {
 		})
 	}
 
-	s, _ := startServer(t, ServerConfig{Handler: okHandler(), Ready: ReadyByCaller})
+	s, _ := startServer(t, ServerConfig{Handler: okHandler()})
 	if err := s.Start(listenLocal(t)); !errors.Is(err, ErrServerStarted) {
 		t.Errorf("second Start() = %v", err)
 	}
@@ -408,13 +331,11 @@ func TestServerLifecycleErrors(t *testing.T) {
 	<-s2.Done()
 }
 
-func TestServerReadyByCaller(t *testing.T) {
+// The server never announces READY=1 or STOPPING=1: the Service owns
+// them. It sends only EXTEND_TIMEOUT_USEC, during a long drain.
+func TestServerNeverAnnouncesReadiness(t *testing.T) {
 	m := sdtest.NewManager(t)
-	var ready Readiness
-	s, _ := startServer(t, ServerConfig{Handler: okHandler(), Notifier: m.Notifier(), Readiness: &ready, Ready: ReadyByCaller})
-	if ready.State() != StateStarting {
-		t.Errorf("Readiness = %v, want starting", ready.State())
-	}
+	s, _ := startServer(t, ServerConfig{Handler: okHandler(), Notifier: m.Notifier()})
 	if err := s.Shutdown(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -423,11 +344,8 @@ func TestServerReadyByCaller(t *testing.T) {
 	}
 	for _, msg := range m.Messages() {
 		if msg.Has("READY", "1") || msg.Has("STOPPING", "1") {
-			t.Fatalf("%q sent with ReadyByCaller: the caller announces both", msg.Raw)
+			t.Fatalf("the server sent %q: READY=1 and STOPPING=1 are the Service's", msg.Raw)
 		}
-	}
-	if ready.State() != StateStopping {
-		t.Errorf("Readiness after Shutdown = %v, want stopping", ready.State())
 	}
 }
 
@@ -444,7 +362,7 @@ func TestServerDoesNotWaitForHijacked(t *testing.T) {
 		}),
 		ConnState: func(net.Conn, http.ConnState) { connStates.Add(1) }, // chained, not replaced
 	}
-	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: srv}, Ready: ReadyByCaller})
+	s, addr := startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: srv}})
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,6 @@ func startTLSServer(t *testing.T, cfg ServerConfig) (*Server, string, testCert) 
 	if cfg.Handler == nil {
 		cfg.Handler = okHandler()
 	}
-	cfg.Ready = ReadyByCaller
 	if cfg.Server == nil {
 		cfg.Server = &http.Server{ErrorLog: quietLog}
 	}
@@ -101,7 +100,7 @@ func TestServerWrongProtocol(t *testing.T) {
 			if tt.tls {
 				s, addr, _ = startTLSServer(t, ServerConfig{})
 			} else {
-				s, addr = startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}}, Handler: okHandler(), Ready: ReadyByCaller})
+				s, addr = startServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}}, Handler: okHandler()})
 			}
 			c, err := net.Dial("tcp", addr)
 			if err != nil {

@@ -644,11 +644,11 @@ var mutations = []mutation{
 
 	// Readiness and memory pressure.
 	{
-		name: "readiness: /readyz ready again after stopping",
+		name: "readiness: /readyz 200 while stopping",
 		edits: []edit{
-			{"internal/httpserve/readiness.go", "if State(cur) == StateStopping ||", "if false ||"},
+			{"service.go", "if st != StateReady {\n\t\t\tw.WriteHeader(http.StatusServiceUnavailable)", "if st == StateStarting {\n\t\t\tw.WriteHeader(http.StatusServiceUnavailable)"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./"},
 	},
 	{
 		name: "memory pressure: releasers not run",
