@@ -17,12 +17,15 @@ import (
 // default: Options{} serves on the listener the manager hands over, or
 // fails to start when there is none and Listen.Address is empty.
 type Options struct {
-	// Listen says where the listener comes from: a descriptor named
+	// Listen is where Run's handler is served: a descriptor named
 	// Listen.Name (default "http") handed over by socket activation or
-	// the fd store, else Listen.Address, bound (see httpserve.Listen).
-	// Its Files, Notifier, FDStore, Logger and Release must be left zero:
-	// the Service fills them in.
+	// the fd store, else Listen.Address, bound and stored in the fd
+	// store for the next start.
 	Listen httpadapter.ListenConfig
+
+	// Listeners are more listeners, each with its own handler: an admin
+	// port, say. Nil: Listen alone.
+	Listeners []Listener
 
 	// Server configures the HTTP server and its drain: the http.Server
 	// template (timeouts, TLS, protocols), DrainTimeout, IdleGrace,
@@ -123,6 +126,7 @@ func (o *Options) check() error {
 	for _, e := range httpserve.CheckListen(o.Listen) {
 		errs = append(errs, "Listen."+e)
 	}
+	errs = append(errs, checkListeners(o.Listen.Name, o.Listeners)...)
 	for _, e := range httpserve.CheckServer(o.Server) {
 		errs = append(errs, "Server."+e)
 	}

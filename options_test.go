@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +31,22 @@ func TestNewRejectsInvalidOptions(t *testing.T) {
 		{"negative Server.DrainTimeout", func(o *sdlife.Options) { o.Server.DrainTimeout = -1 }, "Server.DrainTimeout -1ns"},
 		{"negative Server.HeaderGrace", func(o *sdlife.Options) { o.Server.HeaderGrace = -time.Second }, "Server.HeaderGrace -1s"},
 		{"Server.TLS without a certificate", func(o *sdlife.Options) { o.Server.TLS = &tls.Config{} }, "Server.TLS: no certificate"},
+		{"listener without a name", func(o *sdlife.Options) {
+			o.Listeners = []sdlife.Listener{{Handler: http.NotFoundHandler()}}
+		}, "Listeners[0].Name: required"},
+		{"listener named as Listen", func(o *sdlife.Options) {
+			o.Listeners = []sdlife.Listener{{ListenConfig: httpadapter.ListenConfig{Name: "http"}, Handler: http.NotFoundHandler()}}
+		}, `Listeners[0].Name "http": used by another listener`},
+		{"two listeners with one name", func(o *sdlife.Options) {
+			admin := sdlife.Listener{ListenConfig: httpadapter.ListenConfig{Name: "admin"}, Handler: http.NotFoundHandler()}
+			o.Listeners = []sdlife.Listener{admin, admin}
+		}, `Listeners[1].Name "admin": used by another listener`},
+		{"listener name FDNAME forbids", func(o *sdlife.Options) {
+			o.Listeners = []sdlife.Listener{{ListenConfig: httpadapter.ListenConfig{Name: "ad:min"}, Handler: http.NotFoundHandler()}}
+		}, `Listeners[0].Name "ad:min": want`},
+		{"listener without a handler", func(o *sdlife.Options) {
+			o.Listeners = []sdlife.Listener{{ListenConfig: httpadapter.ListenConfig{Name: "admin"}}}
+		}, "Listeners[0].Handler: nil"},
 		{"negative StatusInterval", func(o *sdlife.Options) { o.StatusInterval = -1 }, "StatusInterval -1ns"},
 		{"negative ReloadTimeout", func(o *sdlife.Options) { o.ReloadTimeout = -1 }, "ReloadTimeout -1ns"},
 		{"negative MemoryPressureInterval", func(o *sdlife.Options) { o.MemoryPressureInterval = -1 }, "MemoryPressureInterval -1ns"},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os/signal"
 	"syscall"
 
@@ -49,106 +48,6 @@ func (s *Service) Start(context.Context) error {
 	s.watchMemoryPressure()
 	s.log.Debug("sdlife: starting", "notify_socket", s.notifier.Address(), "watchdog", s.watchdog.Interval)
 	return nil
-}
-
-// Serve takes the listener (socket activation, the fd store, or
-// Options.Listen.Address bound and stored) and starts serving h, wrapped
-// in the request counters, with the zero-loss drain of
-// httpserve.Server. Serve returns once the listener accepts
-// connections; READY=1 waits for Ready. If the server stops serving by
-// itself later, the failure goes to STATUS= and a stop is requested (Err
-// says why).
-func (s *Service) Serve(_ context.Context, h http.Handler) error {
-	if h == nil {
-		return errors.New("sdlife: Serve: nil handler")
-	}
-	s.mu.Lock()
-	if State(s.state.Load()) != StateStarting {
-		st := State(s.state.Load())
-		s.mu.Unlock()
-		return fmt.Errorf("sdlife: Serve in state %v", st)
-	}
-	if s.server != nil {
-		s.mu.Unlock()
-		return errors.New("sdlife: Serve called twice")
-	}
-	var err error
-	sc := httpserve.ServerConfig{
-		ServerConfig: s.opts.Server,
-		Handler:      s.counters.Middleware(h),
-		Notifier:     s.notifier, // EXTEND_TIMEOUT_USEC only: the Service announces READY and STOPPING
-		Logger:       s.log,
-	}
-	lc := httpserve.ListenConfig{
-		ListenConfig: s.opts.Listen,
-		Files:        s.files,
-		Notifier:     s.notifier,
-		FDStore:      s.fdstore,
-		Logger:       s.log,
-		Release:      httpserve.ReleaseByCaller, // after READY=1, see startServing
-	}
-	if sc.TLS == nil && s.fdstore.Enabled() {
-		// Idle keep-alive connections outlive the restart in the fd store,
-		// beside the listener.
-		if sc.ConnStore, err = lc.ConnStore(1); err != nil {
-			s.mu.Unlock()
-			return err
-		}
-	}
-	srv, err := httpserve.NewServer(sc)
-	if err != nil {
-		s.mu.Unlock()
-		return err
-	}
-	s.server = srv
-	s.mu.Unlock()
-
-	res, err := lc.Listen()
-	if err != nil {
-		return err
-	}
-	s.mu.Lock()
-	s.releaseStored = res.ReleaseStored
-	s.mu.Unlock()
-	l := res.Listener
-	if err := srv.Start(l); err != nil {
-		l.Close()
-		return err
-	}
-	s.log.Info("sdlife: serving", "addr", l.Addr().String(), "source", res.Source.String(), "adopted_connections", res.Adopted, "backlog", res.Backlog)
-	switch n := res.Notice(); {
-	case res.Unbound != "":
-		// Said until a reload names an address that works, or the
-		// serving one (ListenAddressChanged), or a restart binds it.
-		s.mu.Lock()
-		s.listenUnbound = res.Unbound
-		s.setNoteLocked(noteListen, n) // Listen logged it
-		s.mu.Unlock()
-		if errno, ok := errnoOf(res.BindErr); ok {
-			_, _ = s.notifier.Errno(errno) // a failed send is Status's to report
-		}
-	case n != "":
-		s.setNoteFor(noteListen, n, listenNote) // Listen logged it
-	}
-	s.serveWG.Add(1)
-	go s.watchServer(srv)
-	return nil
-}
-
-// watchServer turns a server that stopped accepting by itself into a
-// stop request: a service that no longer accepts connections must not
-// look healthy to the manager.
-func (s *Service) watchServer(srv *httpserve.Server) {
-	defer s.serveWG.Done()
-	<-srv.Done()
-	err := srv.Err()
-	if err == nil {
-		return // drained
-	}
-	s.mu.Lock()
-	s.reportFailureLocked(noteServe, "serve failed", err)
-	s.mu.Unlock()
-	s.requestStop(err)
 }
 
 // Ready ends the start phase: STATUS= says "Serving", READY=1 goes out,
@@ -209,23 +108,6 @@ func (s *Service) Stopping() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.enterLocked(StateStopping)
-}
-
-// Drain drains the server Serve started, without losing a request (see
-// httpserve.Server.Shutdown, whose context contract it shares). It
-// begins the stop phase first if Stopping was not called. Without a
-// server it returns nil.
-func (s *Service) Drain(ctx context.Context) error {
-	s.Stopping()
-	s.mu.Lock()
-	srv := s.server
-	s.mu.Unlock()
-	if srv == nil {
-		return nil
-	}
-	err := srv.Shutdown(ctx)
-	s.serveWG.Wait()
-	return err
 }
 
 // Stop ends the stop phase: it drains the server if Drain was not called,

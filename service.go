@@ -48,12 +48,13 @@ type Service struct {
 	wg        sync.WaitGroup // the Service's goroutines
 
 	mu        sync.Mutex
-	state     atomic.Int32      // a State; changed only by enterLocked, with mu held
-	reloaders []Reloader        // guarded by mu
-	server    *httpserve.Server // guarded by mu; set by Serve
+	state     atomic.Int32        // a State; changed only by enterLocked, with mu held
+	reloaders []Reloader          // guarded by mu
+	serving   bool                // guarded by mu; Serve was called
+	servers   []*httpserve.Server // guarded by mu; Options.Listen's first
 	// releaseStored drops the fd store's copies of the connections Serve
 	// took back; called after READY=1. Guarded by mu.
-	releaseStored func() error
+	releaseStored []func() error
 	serveWG       sync.WaitGroup    // the goroutine watching the server
 	notes         [noteCount]string // guarded by mu; the STATUS note's parts
 	// listenUnbound is the configured address that could not be bound at
@@ -193,8 +194,8 @@ func (s *Service) AddHealthCheck(c httpadapter.Check) { s.health.Add(c) }
 // State returns the Service's state.
 func (s *Service) State() State { return State(s.state.Load()) }
 
-// Addr is where the Service listens, once Run has begun serving; nil
-// before.
+// Addr is where the Service listens for Options.Listen, once Run has
+// begun serving; nil before.
 func (s *Service) Addr() net.Addr {
 	if srv := s.httpServer(); srv != nil {
 		return srv.Addr()
@@ -202,11 +203,15 @@ func (s *Service) Addr() net.Addr {
 	return nil
 }
 
-// httpServer returns the HTTP server Serve started, or nil before.
+// httpServer returns the HTTP server of Options.Listen, or nil before
+// Serve started it.
 func (s *Service) httpServer() *httpserve.Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.server
+	if len(s.servers) == 0 {
+		return nil
+	}
+	return s.servers[0]
 }
 
 // setNoteLocked sets one part of the STATUS= note and hands the whole

@@ -55,10 +55,10 @@ func (s *Service) enterLocked(next State) (entered bool, err error) {
 // loop, for the watchdog and RESTART_RESET=1. s.mu is held.
 func (s *Service) startServing() {
 	close(s.ready)
-	if s.releaseStored != nil {
-		// After READY=1: the manager's work of closing its copies does
-		// not delay the systemctl call that waits for READY=1.
-		if err := s.releaseStored(); err != nil {
+	// After READY=1: the manager's work of closing its copies does not
+	// delay the systemctl call that waits for READY=1.
+	for _, release := range s.releaseStored {
+		if err := release(); err != nil {
 			s.log.Error("sdlife: releasing the connections taken over from the fd store", "err", err)
 		}
 	}
