@@ -87,9 +87,26 @@ func ExampleService_Run() {
 	// manager: STOPPING=1
 }
 
-// The phases, as an adapter (package fxmodule) or a program with more
-// than an HTTP server to start drives them.
-func ExampleService_Start() {
+// workerPool stands for another framework's application object: it has
+// its own Start and Stop, and runs beside the HTTP server.
+type workerPool struct{}
+
+func (p *workerPool) Start(context.Context) error {
+	fmt.Println("framework: workers started")
+	return nil
+}
+
+func (p *workerPool) Stop(context.Context) error {
+	fmt.Println("framework: workers stopped")
+	return nil
+}
+
+// Another framework is served through Run and a Hook, the smallest hook
+// there is: its Start runs after the listener accepts and before READY=1,
+// its Stop after the drain, so the handlers can use it to the last
+// request. A failing Start is reported to the manager and stops the
+// service.
+func Example_otherFramework() {
 	m, err := sdtest.Start()
 	if err != nil {
 		fmt.Println(err)
@@ -105,30 +122,24 @@ func ExampleService_Start() {
 		fmt.Println(err)
 		return
 	}
-	ctx := context.Background()
-	if err := svc.Start(ctx); err != nil { // signals caught, STATUS=Starting
-		fmt.Println(err)
-		return
-	}
-	if err := svc.Serve(ctx, http.NotFoundHandler()); err != nil {
-		svc.StartFailed(err) // STATUS=, ERRNO=, no READY=1
-	} else {
-		// ... the application's own start work, then:
-		svc.Ready()
-	}
+	app := new(workerPool)
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- svc.Run(ctx, http.NotFoundHandler(), sdlife.Hook{OnStart: app.Start, OnStop: app.Stop})
+	}()
+	wctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.Wait(wctx, sdtest.Has("READY", "1"))
 	fmt.Println("state:", svc.State())
-
-	// Serving, until SIGTERM, SIGINT or RequestStop.
-	svc.RequestStop()
-	<-svc.StopRequested()
-	svc.Stopping()      // STOPPING=1, readiness 503
-	svc.Drain(ctx)      // every request answered
-	err = svc.Stop(ctx) // goroutines waited for, final barrier
-	fmt.Println("state:", svc.State(), err)
+	stop() // as SIGTERM does
+	fmt.Println("Run:", <-done)
 	printLifecycle(m)
 	// Output:
+	// framework: workers started
 	// state: ready
-	// state: stopped <nil>
+	// framework: workers stopped
+	// Run: <nil>
 	// manager: READY=1
 	// manager: STOPPING=1
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/phases"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -94,13 +95,13 @@ func TestNewAcceptsValidOptions(t *testing.T) {
 			if svc.State() != sdlife.StateNew {
 				t.Errorf("state %v", svc.State())
 			}
-			if err := svc.Stop(context.Background()); err != nil {
+			if err := phases.Of(svc).Stop(context.Background()); err != nil {
 				t.Fatal(err)
 			}
 			if svc.State() != sdlife.StateStopped {
 				t.Errorf("state %v after Stop", svc.State())
 			}
-			if err := svc.Start(context.Background()); err == nil {
+			if err := phases.Of(svc).Start(context.Background()); err == nil {
 				t.Error("Start after Stop succeeded")
 			}
 		})

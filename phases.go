@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"os/signal"
 	"syscall"
 
@@ -13,28 +14,18 @@ import (
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// The phases, for adapters and for programs that start more than an HTTP
-// server. Run calls them in this order; package fxmodule calls them from
-// fx lifecycle hooks:
-//
-//	Start          signals caught, STATUS "Starting"
-//	Serve          listener and server (optional; Run always calls it)
-//	  ...          the caller's own start work
-//	Ready          READY=1; reloads, watchdog pings begin
-//	  ...          serving, until StopRequested is closed
-//	Stopping       STOPPING=1, readiness 503; reloads and pings end
-//	Drain          the server drains (see httpserve.Server.Shutdown)
-//	  ...          the caller's own stop work
-//	Stop           goroutines waited for, signals released, final barrier
-//
-// StartFailed replaces Ready when the caller's start work fails.
+// The phases of a Service's life, in the order Run calls them (see
+// internal/phases, through which fxmodule calls them from fx lifecycle
+// hooks): start, serve, the caller's start work, becomeReady (or
+// startFailed), serving until stopRequested is closed, stopping, drain,
+// the caller's stop work, stop.
 
-// Start begins the start phase. From now until Stop, SIGHUP requests a
+// start begins the start phase. From now until Stop, SIGHUP requests a
 // reload (one requested while starting runs once the service is ready),
 // and SIGTERM or SIGINT requests a stop: while starting, the manager hears
 // STOPPING=1 at once and READY=1 is never sent; at any time StopRequested
 // is closed. Start does not block.
-func (s *Service) Start(context.Context) error {
+func (s *Service) start(context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if ok, _ := s.enterLocked(StateStarting); !ok {
@@ -50,11 +41,11 @@ func (s *Service) Start(context.Context) error {
 	return nil
 }
 
-// Ready ends the start phase: STATUS= says "Serving", READY=1 goes out,
+// becomeReady ends the start phase: STATUS= says "Serving", READY=1 goes out,
 // the readiness probe turns ready, and reloads and watchdog pings begin.
 // After a stop request or a failed start it does nothing. An error means
 // READY=1 could not be sent.
-func (s *Service) Ready() error {
+func (s *Service) becomeReady() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if State(s.state.Load()) != StateStarting {
@@ -64,24 +55,24 @@ func (s *Service) Ready() error {
 	return err
 }
 
-// StartFailed reports why the start failed: STATUS=, and ERRNO= when err
+// startFailed reports why the start failed: STATUS=, and ERRNO= when err
 // wraps a syscall.Errno. The service then stops: Stopping and Stop follow
 // (Run calls them; under fx, fx does).
-func (s *Service) StartFailed(err error) {
+func (s *Service) startFailed(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reportFailureLocked(noteStart, "start failed", err)
 	s.enterLocked(StateStopping)
 }
 
-// StopRequested is closed when a stop was requested: SIGTERM or SIGINT,
+// stopRequested is closed when a stop was requested: SIGTERM or SIGINT,
 // RequestStop, Run's context, or a server that stopped serving by itself
 // (Err is then non-nil).
-func (s *Service) StopRequested() <-chan struct{} { return s.stopReq }
+func (s *Service) stopRequested() <-chan struct{} { return s.stopReq }
 
-// Err returns why a stop was requested when it was not a signal or a
+// stopErr returns why a stop was requested when it was not a signal or a
 // RequestStop: the server's failure. Nil otherwise.
-func (s *Service) Err() error {
+func (s *Service) stopErr() error {
 	select {
 	case <-s.stopReq:
 		return s.stopCause
@@ -90,9 +81,6 @@ func (s *Service) Err() error {
 	}
 }
 
-// RequestStop asks for a stop, as SIGTERM does.
-func (s *Service) RequestStop() { s.requestStop(nil) }
-
 func (s *Service) requestStop(cause error) {
 	s.stopReqOnce.Do(func() {
 		s.stopCause = cause
@@ -100,23 +88,23 @@ func (s *Service) requestStop(cause error) {
 	})
 }
 
-// Stopping begins the stop phase: STOPPING=1 first, then the readiness
+// stopping begins the stop phase: STOPPING=1 first, then the readiness
 // probe says "stopping", STATUS= says "Stopping", and reloads and
 // watchdog pings end (a reload in progress sees its context cancelled).
 // It does not wait; Drain and Stop do. It is idempotent.
-func (s *Service) Stopping() {
+func (s *Service) stopping() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.enterLocked(StateStopping)
 }
 
-// Stop ends the stop phase: it drains the server if Drain was not called,
+// stop ends the stop phase: it drains the server if Drain was not called,
 // waits for the Service's goroutines (reloads, watchdog, health checks),
 // releases the signals, stops STATUS= reporting, waits until the manager
 // has read every notification (BARRIER=1, bounded by
 // Options.BarrierTimeout) and closes the unclaimed passed descriptors and
 // the Notifier. ctx bounds the waits. Stop is idempotent.
-func (s *Service) Stop(ctx context.Context) error {
+func (s *Service) stop(ctx context.Context) error {
 	s.mu.Lock()
 	switch State(s.state.Load()) {
 	case StateStopped:
@@ -131,7 +119,7 @@ func (s *Service) Stop(ctx context.Context) error {
 	s.mu.Unlock()
 
 	var errs []error
-	if err := s.Drain(ctx); err != nil {
+	if err := s.drain(ctx); err != nil {
 		errs = append(errs, err)
 	}
 	done := make(chan struct{})
@@ -228,5 +216,20 @@ func (s *Service) CheckListenAddress(ctx context.Context, address string) error 
 }
 
 func init() {
-	phases.Of = func(svc any) phases.Service { return svc.(*Service) }
+	phases.Of = func(svc any) phases.Service { return phased{svc.(*Service)} }
 }
+
+// phased is a Service's phase protocol for internal/phases.
+type phased struct{ s *Service }
+
+var _ phases.Service = phased{}
+
+func (p phased) Start(ctx context.Context) error                 { return p.s.start(ctx) }
+func (p phased) Serve(ctx context.Context, h http.Handler) error { return p.s.serve(ctx, h) }
+func (p phased) Ready() error                                    { return p.s.becomeReady() }
+func (p phased) StartFailed(err error)                           { p.s.startFailed(err) }
+func (p phased) StopRequested() <-chan struct{}                  { return p.s.stopRequested() }
+func (p phased) Err() error                                      { return p.s.stopErr() }
+func (p phased) Stopping()                                       { p.s.stopping() }
+func (p phased) Drain(ctx context.Context) error                 { return p.s.drain(ctx) }
+func (p phased) Stop(ctx context.Context) error                  { return p.s.stop(ctx) }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sdlife/sdlife"
+	"github.com/sdlife/sdlife/internal/phases"
 	"github.com/sdlife/sdlife/lifecycle"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
@@ -20,23 +21,23 @@ func TestPhasesByHand(t *testing.T) {
 	h := newHarness(t)
 	svc := h.newService(nil)
 	ctx := context.Background()
-	if err := svc.Serve(ctx, hello()); err == nil {
+	if err := phases.Of(svc).Serve(ctx, hello()); err == nil {
 		t.Error("Serve before Start succeeded")
 	}
-	if err := svc.Start(ctx); err != nil {
+	if err := phases.Of(svc).Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Start(ctx); err == nil {
+	if err := phases.Of(svc).Start(ctx); err == nil {
 		t.Error("Start twice succeeded")
 	}
 	h.wait(sdtest.StatusContains("Starting"), "STATUS Starting")
-	if err := svc.Serve(ctx, nil); err == nil {
+	if err := phases.Of(svc).Serve(ctx, nil); err == nil {
 		t.Error("Serve(nil) succeeded")
 	}
-	if err := svc.Serve(ctx, hello()); err != nil {
+	if err := phases.Of(svc).Serve(ctx, hello()); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Serve(ctx, hello()); err == nil {
+	if err := phases.Of(svc).Serve(ctx, hello()); err == nil {
 		t.Error("Serve twice succeeded")
 	}
 	if !dialable(svc.Addr()) {
@@ -49,7 +50,7 @@ func TestPhasesByHand(t *testing.T) {
 	if h.count(ready) != 0 {
 		t.Fatal("READY=1 before Ready")
 	}
-	if err := svc.Ready(); err != nil {
+	if err := phases.Of(svc).Ready(); err != nil {
 		t.Fatal(err)
 	}
 	h.wait(ready, "READY=1")
@@ -57,19 +58,19 @@ func TestPhasesByHand(t *testing.T) {
 		t.Errorf("after Ready: %v", svc.State())
 	}
 	readyz(t, svc, http.StatusOK, "ready")
-	if err := svc.Ready(); err != nil { // a second Ready does nothing
+	if err := phases.Of(svc).Ready(); err != nil { // a second Ready does nothing
 		t.Fatal(err)
 	}
-	svc.Stopping()
-	svc.Stopping()
+	phases.Of(svc).Stopping()
+	phases.Of(svc).Stopping()
 	h.wait(stopping, "STOPPING=1")
-	if err := svc.Drain(ctx); err != nil {
+	if err := phases.Of(svc).Drain(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Stop(ctx); err != nil {
+	if err := phases.Of(svc).Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Stop(ctx); err != nil {
+	if err := phases.Of(svc).Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	h.sync()
@@ -87,14 +88,14 @@ func TestPhasesStartFailed(t *testing.T) {
 	h := newHarness(t)
 	svc := h.newService(nil)
 	ctx := context.Background()
-	if err := svc.Start(ctx); err != nil {
+	if err := phases.Of(svc).Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	svc.StartFailed(fmt.Errorf("open /etc/app.json: %w", syscall.ENOENT))
-	if err := svc.Ready(); err != nil {
+	phases.Of(svc).StartFailed(fmt.Errorf("open /etc/app.json: %w", syscall.ENOENT))
+	if err := phases.Of(svc).Ready(); err != nil {
 		t.Fatal(err)
 	}
-	if err := svc.Stop(ctx); err != nil {
+	if err := phases.Of(svc).Stop(ctx); err != nil {
 		t.Fatal(err)
 	}
 	h.sync()

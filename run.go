@@ -31,37 +31,37 @@ type Hook struct {
 // by the drain's own timeout (Options.Server.DrainTimeout), not by ctx,
 // which has ended by then.
 func (s *Service) Run(ctx context.Context, h http.Handler, hooks ...Hook) error {
-	if err := s.Start(ctx); err != nil {
+	if err := s.start(ctx); err != nil {
 		return err
 	}
 	started, err := s.runStart(ctx, h, hooks)
 	if err != nil {
-		s.StartFailed(err)
+		s.startFailed(err)
 	} else {
-		_ = s.Ready() // a failed READY=1 is logged; the service serves
+		_ = s.becomeReady() // a failed READY=1 is logged; the service serves
 		select {
-		case <-s.StopRequested():
-			err = s.Err()
+		case <-s.stopRequested():
+			err = s.stopErr()
 		case <-ctx.Done():
 		}
 	}
 	stopCtx := context.WithoutCancel(ctx)
 	errs := []error{err}
-	s.Stopping()
-	errs = append(errs, s.Drain(stopCtx))
+	s.stopping()
+	errs = append(errs, s.drain(stopCtx))
 	for i := started - 1; i >= 0; i-- {
 		if f := hooks[i].OnStop; f != nil {
 			errs = append(errs, f(stopCtx))
 		}
 	}
-	errs = append(errs, s.Stop(stopCtx))
+	errs = append(errs, s.stop(stopCtx))
 	return errors.Join(errs...)
 }
 
 // runStart serves h and runs the hooks' OnStart; started is how many
 // hooks started (and must be stopped).
 func (s *Service) runStart(ctx context.Context, h http.Handler, hooks []Hook) (started int, err error) {
-	if err := s.Serve(ctx, h); err != nil {
+	if err := s.serve(ctx, h); err != nil {
 		return 0, err
 	}
 	for i, hk := range hooks {
@@ -71,7 +71,7 @@ func (s *Service) runStart(ctx context.Context, h http.Handler, hooks []Hook) (s
 			}
 		}
 		select {
-		case <-s.StopRequested():
+		case <-s.stopRequested():
 			return i + 1, nil // a signal while starting: stop without READY=1
 		default:
 		}

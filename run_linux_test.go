@@ -17,6 +17,7 @@ import (
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/phases"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
@@ -100,7 +101,6 @@ func TestRunStopDrainsThenStopsHooks(t *testing.T) {
 		{name: "SIGTERM", stop: func(t *testing.T, _ *running) { kill(t, syscall.SIGTERM) }},
 		{name: "SIGINT", stop: func(t *testing.T, _ *running) { kill(t, syscall.SIGINT) }},
 		{name: "ctx", stop: func(_ *testing.T, r *running) { r.cancel() }},
-		{name: "RequestStop", stop: func(_ *testing.T, r *running) { r.svc.RequestStop() }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -336,8 +336,8 @@ func TestRunServeFailure(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run returned nil after the server failed")
 	}
-	if svc.Err() == nil || !errors.Is(err, svc.Err()) {
-		t.Errorf("Run = %v, Err = %v", err, svc.Err())
+	if phases.Of(svc).Err() == nil || !errors.Is(err, phases.Of(svc).Err()) {
+		t.Errorf("Run = %v, Err = %v", err, phases.Of(svc).Err())
 	}
 	failed := h.wait(sdtest.StatusContains("serve failed"), "STATUS serve failed")
 	h.after(failed.Seq-1, stopping, "STOPPING=1 after the failure")

@@ -52,7 +52,7 @@ func checkListeners(primary string, ls []Listener) []string {
 	return errs
 }
 
-// Serve takes every listener (socket activation, the fd store, or its
+// serve takes every listener (socket activation, the fd store, or its
 // address bound and stored) and starts serving: h, wrapped in the request
 // counters, on Options.Listen, and each Options.Listeners entry's own
 // handler on it, all with the zero-loss drain. Serve returns once every
@@ -60,7 +60,7 @@ func checkListeners(primary string, ls []Listener) []string {
 // serving by itself later, the failure goes to STATUS= and a stop is
 // requested (Err says why). When one listener fails, those started
 // already drain with the rest of the stop.
-func (s *Service) Serve(_ context.Context, h http.Handler) error {
+func (s *Service) serve(_ context.Context, h http.Handler) error {
 	if h == nil {
 		return errors.New("sdlife: Serve: nil handler")
 	}
@@ -172,12 +172,12 @@ func (s *Service) watchServer(srv *httpserve.Server) {
 	s.requestStop(err)
 }
 
-// Drain drains every server Serve started, together, without losing a
+// drain drains every server Serve started, together, without losing a
 // request; ctx bounds the wait as for http.Server.Shutdown. It begins the
 // stop phase first if Stopping was not called. Without a server it
 // returns nil.
-func (s *Service) Drain(ctx context.Context) error {
-	s.Stopping()
+func (s *Service) drain(ctx context.Context) error {
+	s.stopping()
 	s.mu.Lock()
 	srvs := append([]*httpserve.Server(nil), s.servers...)
 	s.mu.Unlock()

@@ -244,7 +244,7 @@ var mutations = []mutation{
 	{
 		name: "handover: store copies dropped before READY=1",
 		edits: []edit{
-			{"phases.go", "Release:      httpserve.ReleaseByCaller,", "Release:      httpserve.ReleaseAtOnce,"},
+			{"serve.go", "Release:      httpserve.ReleaseByCaller,", "Release:      httpserve.ReleaseAtOnce,"},
 		},
 		pkgs: []string{"./"},
 	},
@@ -640,6 +640,29 @@ var mutations = []mutation{
 			{"internal/httpserve/status.go", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n\t\t\tr.sendLocked(time.Now(), true)\n", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n"},
 		},
 		pkgs: []string{"./internal/httpserve/"},
+	},
+
+	// More than one listener.
+	{
+		name: "listeners: extra listeners not served",
+		edits: []edit{
+			{"serve.go", "for _, l := range s.opts.Listeners {", "for _, l := range s.opts.Listeners[:0] {"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "listeners: only the first drained",
+		edits: []edit{
+			{"serve.go", "for i, srv := range srvs {", "for i, srv := range srvs[:min(1, len(srvs))] {"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "listeners: duplicate names accepted",
+		edits: []edit{
+			{"serve.go", "case seen[l.Name]:", "case false:"},
+		},
+		pkgs: []string{"./"},
 	},
 
 	// Readiness and memory pressure.
