@@ -19,7 +19,7 @@ import (
 func TestAsHealthCheckRegisters(t *testing.T) {
 	h := newHarness(t)
 	errDown := errors.New("down")
-	var health *httpadapter.Health
+	var svc *sdlife.Service
 	app := fx.New(append(h.options(h.config()),
 		fx.NopLogger,
 		fx.Provide(
@@ -30,14 +30,14 @@ func TestAsHealthCheckRegisters(t *testing.T) {
 				return httpadapter.Check{Name: "cache", Func: func(context.Context) error { return nil }}
 			}),
 		),
-		fx.Populate(&health),
+		fx.Populate(&svc),
 	)...)
 	if err := app.Err(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	rep := health.Run(ctx)
+	rep := svc.Health().Run(ctx)
 	got := map[string]error{}
 	for _, r := range rep.Results {
 		got[r.Name] = r.Err
@@ -54,14 +54,15 @@ func TestAsMemoryReleaserRuns(t *testing.T) {
 	released := make(chan struct{}, 1)
 	app := fx.New(append(h.options(h.config()),
 		fx.NopLogger,
-		fx.Supply(sdlife.ReleaseMemoryFunc(func(context.Context) error {
-			select {
-			case released <- struct{}{}:
-			default:
+		fx.Provide(fxmodule.AsMemoryReleaser(func() sdlife.ReleaseMemoryFunc {
+			return func(context.Context) error {
+				select {
+				case released <- struct{}{}:
+				default:
+				}
+				return nil
 			}
-			return nil
 		})),
-		fxmodule.AsMemoryReleaser[sdlife.ReleaseMemoryFunc](),
 	)...)
 	ctx := context.Background()
 	if err := app.Start(ctx); err != nil {

@@ -13,8 +13,8 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
-	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
@@ -78,7 +78,7 @@ func TestReadyAfterEveryOnStart(t *testing.T) {
 			opts: func(h *harness) []fx.Option {
 				return []fx.Option{
 					fx.Module("outer", fx.Module("inner",
-						fx.Provide(func(lc fx.Lifecycle, _ *httpadapter.Counters, _ *lateDeps) *lateServer {
+						fx.Provide(func(lc fx.Lifecycle, _ *sdlife.Service, _ *lateDeps) *lateServer {
 							lc.Append(h.slowHook("user"))
 							return &lateServer{}
 						}),

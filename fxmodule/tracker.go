@@ -8,9 +8,9 @@ import (
 	"go.uber.org/fx"
 )
 
-// phases is what the tracked lifecycle drives: an sdlife.Service's
-// phases (see sdlife.Service.Start), through adapter.
-type phases interface {
+// observer is what the tracked lifecycle drives: an sdlife.Service's
+// phases (see internal/phases), through adapter.
+type observer interface {
 	Start(ctx context.Context) error
 	Ready() error
 	StartFailed(err error)
@@ -43,7 +43,7 @@ type trackedLifecycle struct {
 	inner fx.Lifecycle
 
 	mu      sync.Mutex
-	obs     phases // nil until Module's invoke attaches the Service
+	obs     observer // nil until Module's invoke attaches the Service
 	began   bool   // the begin hook was appended
 	counted int    // hooks with an OnStart appended through the tracker, begin included
 
@@ -55,7 +55,13 @@ type trackedLifecycle struct {
 	stopping bool          // Stopping was signalled
 }
 
+// trackLifecycle is Module's decoration of fx.Lifecycle. A lifecycle
+// tracked above (Run tracks the top level when Module is inside an
+// fx.Module) is used as it is: it already sees every hook below.
 func trackLifecycle(lc fx.Lifecycle) fx.Lifecycle {
+	if t, ok := lc.(*trackedLifecycle); ok {
+		return t
+	}
 	return &trackedLifecycle{inner: lc}
 }
 
@@ -76,7 +82,7 @@ func (t *trackedLifecycle) Append(h fx.Hook) {
 }
 
 // attach makes obs receive the lifecycle's phases.
-func (t *trackedLifecycle) attach(obs phases) error {
+func (t *trackedLifecycle) attach(obs observer) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.obs != nil {
