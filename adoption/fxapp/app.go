@@ -20,8 +20,8 @@ import (
 func Run(ctx context.Context, opts sdlife.Options, cfg *plainapp.Config, dbHealthy func(context.Context) error) error {
 	return fxmodule.RunContext(ctx,
 		fx.Supply(opts, cfg),
-		fxmodule.AsReloader[*plainapp.Config](),
 		fx.Provide(
+			fxmodule.AsReloader(func(cfg *plainapp.Config) sdlife.Reloader { return cfg }),
 			fxmodule.AsHealthCheck(func() httpadapter.Check { return httpadapter.Check{Name: "db", Func: dbHealthy} }),
 			fx.Annotate(router, fx.As(new(http.Handler))),
 		),
@@ -29,9 +29,9 @@ func Run(ctx context.Context, opts sdlife.Options, cfg *plainapp.Config, dbHealt
 }
 
 // router is plainapp's Router with the probes mounted.
-func router(cfg *plainapp.Config, health *httpadapter.Health, ready *httpadapter.Readiness) http.Handler {
+func router(cfg *plainapp.Config, svc *sdlife.Service) http.Handler {
 	r := plainapp.Router(cfg)
-	r.Get("/readyz", ready.Handler().ServeHTTP)
-	r.Get("/healthz", health.Handler().ServeHTTP)
+	r.Get("/readyz", svc.Readiness().Handler().ServeHTTP)
+	r.Get("/healthz", svc.Health().Handler().ServeHTTP)
 	return r
 }

@@ -66,12 +66,12 @@ func run(args []string, stderr io.Writer) int {
 			},
 			serviceOptions,
 		),
-		fxmodule.AsReloader[*liveConfig](),
 		fx.Invoke(func(s *sdlife.Service, live *liveConfig) {
 			live.listenChanged, live.checkListen = s.ListenAddressChanged, s.CheckListenAddress
 		}),
 		fx.Provide(
 			fx.Annotate(newRouter, fx.As(new(http.Handler))),
+			fxmodule.AsReloader(func(l *liveConfig) sdlife.Reloader { return l }),
 			fxmodule.AsHealthCheck(func(l *liveConfig) httpadapter.Check {
 				return httpadapter.Check{Name: "down_file", Func: l.DownFileCheck}
 			}),
@@ -95,10 +95,10 @@ func serviceOptions(cfg Config, live *liveConfig) sdlife.Options {
 
 // newRouter builds the service's routes; fxmodule wraps it in the request
 // counting middleware and serves it.
-func newRouter(live *liveConfig, health *httpadapter.Health, ready *httpadapter.Readiness) *chi.Mux {
+func newRouter(live *liveConfig, svc *sdlife.Service) *chi.Mux {
 	r := chi.NewRouter()
-	r.Method(http.MethodGet, "/healthz", health.Handler())
-	r.Method(http.MethodGet, "/readyz", ready.Handler())
+	r.Method(http.MethodGet, "/healthz", svc.Health().Handler())
+	r.Method(http.MethodGet, "/readyz", svc.Readiness().Handler())
 	routes(r, live)
 	return r
 }
