@@ -3,6 +3,7 @@ package fxmodule_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -80,5 +81,31 @@ func TestAsMemoryReleaserRuns(t *testing.T) {
 	case <-released:
 	case <-time.After(5 * time.Second):
 		t.Fatal("the releaser from the group did not run on memory pressure")
+	}
+}
+
+type notAHook struct{}
+
+// A constructor returning what the helper does not name fails fx.New:
+// it must not feed a group the Service never reads.
+func TestAsHelpersRejectOtherResults(t *testing.T) {
+	tests := []struct {
+		name string
+		give any
+		want string
+	}{
+		{name: "AsReloader", give: fxmodule.AsReloader(func() *notAHook { return nil }), want: "does not implement sdlife.Reloader"},
+		{name: "AsMemoryReleaser", give: fxmodule.AsMemoryReleaser(func() *notAHook { return nil }), want: "does not implement sdlife.MemoryReleaser"},
+		{name: "AsHealthCheck", give: fxmodule.AsHealthCheck(func() *notAHook { return nil }), want: "fxmodule: AsHealthCheck(func() *fxmodule_test.notAHook): want a constructor returning an httpadapter.Check"},
+		{name: "AsHealthCheck of a value", give: fxmodule.AsHealthCheck(httpadapter.Check{}), want: "fxmodule: AsHealthCheck(httpadapter.Check): want a constructor"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			app := fx.New(append(h.options(h.config()), fx.NopLogger, fx.Provide(tt.give))...)
+			if err := app.Err(); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("fx.New: %v, want an error containing %q", err, tt.want)
+			}
+		})
 	}
 }

@@ -3,8 +3,10 @@ package fxmodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sync"
 	"time"
 
@@ -55,25 +57,11 @@ const (
 	memoryReleasersGroup = `group:"memory_releasers"`
 )
 
-// The As helpers annotate a constructor for fx.Provide, as fx.Annotate
-// does: what the constructor returns joins the Service instead of the
-// graph. A value the rest of the application also uses by its own type
-// joins through a function from it, which fx calls with the same
-// instance:
-//
-//	fx.Provide(
-//		NewConfigStore, // *ConfigStore, used by handlers ...
-//		fxmodule.AsReloader(func(c *ConfigStore) sdlife.Reloader { return c }), // ... and reloaded on SIGHUP
-//		fxmodule.AsHealthCheck(NewDBCheck),
-//	)
-//
-// The constructor may take any parameters and return an error as its
-// second result, as for fx.Provide. fx.New fails when what it returns is
-// not what the helper names.
-
 // AsReloader annotates constructor, which returns an sdlife.Reloader, so
 // that the Service runs its Reload on every reload (SIGHUP,
-// Service.Reload).
+// Service.Reload). Like the other As helpers, it is used in fx.Provide,
+// and fx.New fails when constructor returns something else; see the
+// package documentation for a value the application also uses itself.
 func AsReloader(constructor any) any {
 	return fx.Annotate(constructor, fx.As(new(sdlife.Reloader)), fx.ResultTags(reloadersGroup))
 }
@@ -82,6 +70,12 @@ func AsReloader(constructor any) any {
 // httpadapter.Check, so that the check is one of the Service's: the
 // health probe runs it, and the watchdog follows it.
 func AsHealthCheck(constructor any) any {
+	// fx.As takes interfaces only, so a constructor of another type would
+	// feed a group nobody reads: fail fx.New instead.
+	if t := reflect.TypeOf(constructor); t == nil || t.Kind() != reflect.Func || t.NumOut() == 0 || t.Out(0) != reflect.TypeFor[httpadapter.Check]() {
+		err := fmt.Errorf("fxmodule: AsHealthCheck(%T): want a constructor returning an httpadapter.Check", constructor)
+		return fx.Annotate(func() (httpadapter.Check, error) { return httpadapter.Check{}, err }, fx.ResultTags(healthChecksGroup))
+	}
 	return fx.Annotate(constructor, fx.ResultTags(healthChecksGroup))
 }
 
