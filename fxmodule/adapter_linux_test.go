@@ -2,6 +2,7 @@ package fxmodule_test
 
 import (
 	"context"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -78,6 +79,16 @@ func TestRunModulePlacement(t *testing.T) {
 				t.Errorf("READY=1 sent %d times, want 1:\n%s", n, h.dump())
 			}
 		})
+	}
+}
+
+// Module bundled in an fx.Options passed to Run is a second decoration at
+// the top level: a build error, not a second tracker.
+func TestRunModuleInFxOptionsFails(t *testing.T) {
+	h := newHarness(t)
+	err := fxmodule.RunContext(context.Background(), fx.Supply(h.config()), fx.Options(fxmodule.Module, fx.Invoke(func() {})))
+	if err == nil || !strings.Contains(err.Error(), "fx.Lifecycle already decorated") {
+		t.Errorf("RunContext: %v, want the second decoration refused", err)
 	}
 }
 

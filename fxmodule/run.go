@@ -34,7 +34,9 @@ const defaultStopTimeout = httpadapter.DefaultDrainTimeout + 5*time.Second
 //
 // Run adds Module itself, and tracks fx.Lifecycle at the top level of the
 // application: READY=1 follows every OnStart hook whether Module is left
-// out of opts, passed among them, or inside an fx.Module of theirs.
+// out of opts, passed among them, or inside an fx.Module of theirs. Inside
+// an fx.Options among them, it would decorate fx.Lifecycle a second time
+// at the top level, and Run fails saying "already decorated".
 //
 // What Run adds to fx.App.Run, so that an operator sees why a service did
 // not start:

@@ -19,9 +19,10 @@ type observer interface {
 }
 
 // trackedLifecycle is the fx.Lifecycle every constructor and invoke of the
-// application receives once Module is installed: Module decorates
-// fx.Lifecycle at the level where it is placed, so the decoration reaches
-// the root and every fx.Module below it, whichever comes first.
+// application receives once Module is installed at the top level (or Run
+// placed the decoration there): a decoration reaches the scope it is
+// placed in and every fx.Module below it, whichever comes first. Inside
+// an fx.Module, it would see that module's hooks only.
 //
 // Why a decoration: fx runs OnStart hooks in the order they were appended,
 // and hooks are appended while invokes run; the invokes of an fx.Module run
