@@ -116,8 +116,13 @@ func TestServiceServesSeveralListeners(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("first: Run: %v", err)
 	}
-	if got := <-slow; got != "slow done" {
-		t.Errorf("request in flight on the admin listener at the stop: %q", got)
+	select {
+	case got := <-slow:
+		if got != "slow done" {
+			t.Errorf("request in flight on the admin listener at the stop: %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request in flight on the admin listener never saw the drain begin")
 	}
 
 	// The next generation gets both listeners back from the fd store.

@@ -8,53 +8,103 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
 
+	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
-func TestModuleNestedFails(t *testing.T) {
-	h := newHarness(t)
+// Under fx.New, Module tracks the hooks of the scope it is placed in: at
+// the top level, directly or inside fx.Options, that is the whole
+// application, and READY=1 follows a slow OnStart hook appended by a
+// root invoke after Module's own.
+func TestModuleAtTopLevelOfFxNew(t *testing.T) {
 	tests := []struct {
-		name    string
-		give    fx.Option
-		wantErr bool
+		name string
+		give func(h *harness) fx.Option
 	}{
-		{name: "top level", give: fx.Options(fx.Supply(h.config()), fxmodule.Module)},
-		{name: "in fx.Options", give: fx.Options(fx.Options(fx.Supply(h.config()), fxmodule.Module))},
-		{name: "in fx.Module", give: fx.Module("app", fx.Supply(h.config()), fxmodule.Module), wantErr: true},
-		{name: "two levels down", give: fx.Module("a", fx.Module("b", fx.Supply(h.config()), fxmodule.Module)), wantErr: true},
+		{name: "top level", give: func(h *harness) fx.Option { return fxmodule.Module }},
+		{name: "in fx.Options", give: func(h *harness) fx.Option { return fx.Options(fx.Options(fxmodule.Module)) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			app := fx.New(fx.NopLogger, tt.give)
-			err := app.Err()
-			if got := err != nil && strings.Contains(err.Error(), "inside an fx.Module"); got != tt.wantErr {
-				t.Fatalf("fx.New error = %v, want nesting error: %v", err, tt.wantErr)
+			h := newHarness(t)
+			app := fxtest.New(t, fx.Supply(h.config()), tt.give(h),
+				fx.Invoke(func(lc fx.Lifecycle) { lc.Append(h.slowHook("user")) }),
+			).RequireStart()
+			h.wait(sdtest.Has("READY", "1"), "READY=1")
+			h.before("X_MARK", "user-started", "READY", "1")
+			app.RequireStop()
+			h.sync()
+			h.before("STOPPING", "1", "X_MARK", "user-stopped")
+		})
+	}
+}
+
+// Run tracks the top level itself: Module left out, among its options or
+// inside an fx.Module of theirs (a platform module bundling it, say),
+// READY=1 follows the slow OnStart hook a root invoke appends after it,
+// and STOPPING=1 precedes that hook's OnStop.
+func TestRunModulePlacement(t *testing.T) {
+	tests := []struct {
+		name string
+		give []fx.Option
+	}{
+		{name: "left out"},
+		{name: "top level", give: []fx.Option{fxmodule.Module}},
+		{name: "in fx.Module", give: []fx.Option{fx.Module("platform", fxmodule.Module)}},
+		{name: "two levels down", give: []fx.Option{fx.Module("a", fx.Module("b", fxmodule.Module))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			done := make(chan error, 1)
+			opts := append([]fx.Option{fx.Supply(h.config())}, tt.give...)
+			opts = append(opts, fx.Invoke(func(lc fx.Lifecycle) { lc.Append(h.slowHook("user")) }))
+			go func() { done <- fxmodule.RunContext(context.Background(), opts...) }()
+			h.wait(sdtest.Has("READY", "1"), "READY=1")
+			// The Service catches it from its first hook on, even before
+			// RunContext waits for a stop.
+			if err := syscall.Kill(syscall.Getpid(), syscall.SIGTERM); err != nil {
+				t.Fatal(err)
 			}
-			if err == nil {
-				ctx := context.Background()
-				if err := app.Start(ctx); err != nil {
-					t.Fatal(err)
-				}
-				if err := app.Stop(ctx); err != nil {
-					t.Fatal(err)
-				}
+			if err := <-done; err != nil {
+				t.Fatalf("RunContext: %v", err)
+			}
+			h.sync()
+			h.before("X_MARK", "user-started", "READY", "1")
+			h.before("STOPPING", "1", "X_MARK", "user-stopped")
+			if n := h.count("READY", "1"); n != 1 {
+				t.Errorf("READY=1 sent %d times, want 1:\n%s", n, h.dump())
 			}
 		})
 	}
 }
 
-// AsReloader must reload the very instance the rest of the application
-// uses, not a second one built for the group.
+// Module bundled in an fx.Options passed to Run is a second decoration at
+// the top level: a build error, not a second tracker.
+func TestRunModuleInFxOptionsFails(t *testing.T) {
+	h := newHarness(t)
+	err := fxmodule.RunContext(context.Background(), fx.Supply(h.config()), fx.Options(fxmodule.Module, fx.Invoke(func() {})))
+	if err == nil || !strings.Contains(err.Error(), "fx.Lifecycle already decorated") {
+		t.Errorf("RunContext: %v, want the second decoration refused", err)
+	}
+}
+
+// A value the application uses by its own type and adds through a
+// function from it (the documented way) is reloaded as the very instance
+// the rest of the application uses, not a second one built for the group.
 func TestAsReloaderReloadsTheSharedInstance(t *testing.T) {
 	h := newHarness(t)
 	built := 0
 	var used *configStore
 	app := fx.New(append(h.options(h.config()),
 		fx.NopLogger,
-		fx.Provide(func() *configStore { built++; return &configStore{greeting: "hello"} }),
-		fxmodule.AsReloader[*configStore](),
+		fx.Provide(
+			func() *configStore { built++; return &configStore{greeting: "hello"} },
+			fxmodule.AsReloader(func(c *configStore) sdlife.Reloader { return c }),
+		),
 		fx.Populate(&used),
 	)...)
 	ctx := context.Background()

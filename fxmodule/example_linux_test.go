@@ -88,8 +88,11 @@ func Example() {
 	app := fx.New(
 		fx.NopLogger,
 		fx.Supply(sdlife.Options{Environment: manager.env(), BarrierTimeout: -1}),
-		fx.Provide(func() *configStore { return &configStore{greeting: "hello"} }),
-		fxmodule.AsReloader[*configStore](), // the same *configStore, reloaded on SIGHUP
+		fx.Provide(
+			func() *configStore { return &configStore{greeting: "hello"} },
+			// The same *configStore, reloaded on SIGHUP.
+			fxmodule.AsReloader(func(c *configStore) sdlife.Reloader { return c }),
+		),
 		fxmodule.Module,
 		// The application's own start: READY=1 waits for it although this
 		// invoke runs after Module's.

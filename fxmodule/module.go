@@ -3,10 +3,10 @@ package fxmodule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime"
-	"strings"
+	"reflect"
 	"sync"
 	"time"
 
@@ -14,82 +14,76 @@ import (
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/phases"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// Module wires an sdlife.Service into an fx application; Run adds it, and
-// an application built with fx.New adds it at its top level:
+// Module wires an sdlife.Service into an fx application. Run adds it at
+// the top level; an application built with fx.New places it there itself
+// (see the package documentation for why the top level):
 //
 //	fx.New(
-//		fxmodule.Module, // at the top level of fx.New
+//		fxmodule.Module,
 //		fx.Supply(sdlife.Options{Listen: httpadapter.ListenConfig{Address: "127.0.0.1:8080"}}),
 //		fx.Provide(fx.Annotate(NewRouter, fx.As(new(http.Handler)))),
 //	).Run()
 //
 // It builds the Service from the sdlife.Options in the graph (optional;
 // zero Options otherwise) and the *slog.Logger in the graph (optional;
-// silent otherwise), and provides the Service and its parts: the
-// *lifecycle.Notifier, the passed *lifecycle.Files, *httpserve.Counters,
-// *httpserve.Readiness, *httpserve.Health and
-// *httpserve.StatusReporter. When the application provides an
-// http.Handler, the Service serves it (sdlife.Service.Serve) from an
-// OnStart hook and drains it when the stop begins, before any OnStop hook
-// of the application runs. Members of the "reloaders", "health_checks"
-// and "memory_releasers" value groups are added to the Service.
-//
-// Module must be placed at the top level of fx.New, not inside another
-// fx.Module: fx.New fails with an error saying so otherwise (see the
-// package documentation for why). It can be installed once.
-var Module = fx.Options(
-	fx.Invoke(checkPlacement),
-	fx.Decorate(trackLifecycle),
-	fx.Module("sdlife",
+// silent otherwise), and provides the *sdlife.Service: its probes,
+// counters and descriptors are reached through it. When the application
+// provides an http.Handler, the Service serves it from an OnStart hook and
+// drains it when the stop begins, before any OnStop hook of the
+// application runs. What AsReloader, AsHealthCheck and AsMemoryReleaser
+// provide is added to the Service. It can be installed once.
+var Module = fx.Options(tracking, service)
+
+// tracking decorates fx.Lifecycle where it is placed (see trackedLifecycle),
+// and service builds and registers the Service. Run places tracking at the
+// top level even when Module is inside one of its options.
+var (
+	tracking = fx.Decorate(trackLifecycle)
+	service  = fx.Module("sdlife",
 		fx.Provide(newService),
 		fx.Invoke(register),
-	),
+	)
 )
 
-// The value groups Module consumes.
+// The value groups Module consumes (registerParams names them too); the
+// As helpers put values into them.
 const (
-	// ReloadersGroup collects sdlife.Reloaders; see AsReloader.
-	ReloadersGroup = "reloaders"
-	// HealthChecksGroup collects httpserve.Checks; see AsHealthCheck.
-	HealthChecksGroup = "health_checks"
-	// MemoryReleasersGroup collects sdlife.MemoryReleasers; see
-	// AsMemoryReleaser.
-	MemoryReleasersGroup = "memory_releasers"
+	reloadersGroup       = `group:"reloaders"`
+	healthChecksGroup    = `group:"health_checks"`
+	memoryReleasersGroup = `group:"memory_releasers"`
 )
 
-// AsReloader adds the value of type T, which the application provides
-// itself, to the "reloaders" group, so that a reload runs its Reload. The
-// value stays available by its own type, as the same instance:
-//
-//	fx.Provide(NewConfigStore),                  // *ConfigStore, used by handlers
-//	fxmodule.AsReloader[*ConfigStore](),         // ... and reloaded on SIGHUP
-func AsReloader[T sdlife.Reloader]() fx.Option {
-	return fx.Provide(fx.Annotate(
-		func(v T) sdlife.Reloader { return v },
-		fx.ResultTags(`group:"`+ReloadersGroup+`"`),
-	))
+// AsReloader annotates constructor, which returns an sdlife.Reloader, so
+// that the Service runs its Reload on every reload (SIGHUP,
+// Service.Reload). Like the other As helpers, it is used in fx.Provide,
+// and fx.New fails when constructor returns something else; see the
+// package documentation for a value the application also uses itself.
+func AsReloader(constructor any) any {
+	return fx.Annotate(constructor, fx.As(new(sdlife.Reloader)), fx.ResultTags(reloadersGroup))
 }
 
-// AsMemoryReleaser adds the value of type T, which the application
-// provides itself, to the "memory_releasers" group, so that it is asked to
-// release memory under memory pressure. The value stays available by its
-// own type, as the same instance.
-func AsMemoryReleaser[T sdlife.MemoryReleaser]() fx.Option {
-	return fx.Provide(fx.Annotate(
-		func(v T) sdlife.MemoryReleaser { return v },
-		fx.ResultTags(`group:"`+MemoryReleasersGroup+`"`),
-	))
-}
-
-// AsHealthCheck annotates a constructor returning an httpadapter.Check so
-// that it joins the "health_checks" group:
-//
-//	fx.Provide(fxmodule.AsHealthCheck(NewDBCheck))
+// AsHealthCheck annotates constructor, which returns an
+// httpadapter.Check, so that the check is one of the Service's: the
+// health probe runs it, and the watchdog follows it.
 func AsHealthCheck(constructor any) any {
-	return fx.Annotate(constructor, fx.ResultTags(`group:"`+HealthChecksGroup+`"`))
+	// fx.As takes interfaces only, so a constructor of another type would
+	// feed a group nobody reads: fail fx.New instead.
+	if t := reflect.TypeOf(constructor); t == nil || t.Kind() != reflect.Func || t.NumOut() == 0 || t.Out(0) != reflect.TypeFor[httpadapter.Check]() {
+		err := fmt.Errorf("fxmodule: AsHealthCheck(%T): want a constructor returning an httpadapter.Check", constructor)
+		return fx.Annotate(func() (httpadapter.Check, error) { return httpadapter.Check{}, err }, fx.ResultTags(healthChecksGroup))
+	}
+	return fx.Annotate(constructor, fx.ResultTags(healthChecksGroup))
+}
+
+// AsMemoryReleaser annotates constructor, which returns an
+// sdlife.MemoryReleaser, so that the Service asks it to release memory
+// under memory pressure.
+func AsMemoryReleaser(constructor any) any {
+	return fx.Annotate(constructor, fx.As(new(sdlife.MemoryReleaser)), fx.ResultTags(memoryReleasersGroup))
 }
 
 type serviceParams struct {
@@ -100,15 +94,7 @@ type serviceParams struct {
 	Run     *runInfo       `optional:"true"` // supplied by Run only
 }
 
-type serviceResult struct {
-	fx.Out
-
-	Service  *sdlife.Service
-	Notifier *lifecycle.Notifier
-	Files    *lifecycle.Files
-}
-
-func newService(p serviceParams) (serviceResult, error) {
+func newService(p serviceParams) (*sdlife.Service, error) {
 	opts := p.Options
 	if opts.Logger == nil {
 		opts.Logger = p.Logger
@@ -120,15 +106,7 @@ func newService(p serviceParams) (serviceResult, error) {
 		opts.Environment = &env
 	}
 	p.Run.setEnv(opts.Environment)
-	s, err := sdlife.New(opts)
-	if err != nil {
-		return serviceResult{}, err
-	}
-	return serviceResult{
-		Service:  s,
-		Notifier: s.Notifier(),
-		Files:    s.Files(),
-	}, nil
+	return sdlife.New(opts)
 }
 
 type registerParams struct {
@@ -154,11 +132,12 @@ func register(p registerParams) error {
 		return errors.New("fxmodule: fx.Lifecycle is decorated below fxmodule.Module; place Module at the top level of fx.New")
 	}
 	s := p.Service
+	ph := phases.Of(s)
 	drain := time.Duration(0)
 	if p.Handler != nil {
 		drain = drainBudget(p.Options.Server)
 	}
-	p.Run.setService(s, t, drain)
+	p.Run.setService(ph, t, drain)
 	for _, r := range p.Reloaders {
 		s.AddReloader(r)
 	}
@@ -175,7 +154,7 @@ func register(p registerParams) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if err := t.attach(&adapter{svc: s, shutdowner: p.Shutdowner, log: log, drain: drain}); err != nil {
+	if err := t.attach(&adapter{svc: ph, shutdowner: p.Shutdowner, log: log, drain: drain}); err != nil {
 		return err
 	}
 	if p.Handler == nil && p.Options.Listen != (httpadapter.ListenConfig{}) {
@@ -183,7 +162,7 @@ func register(p registerParams) error {
 	}
 	if p.Handler != nil {
 		// Drained by adapter.Stopping, before any OnStop hook.
-		p.Lifecycle.Append(fx.StartHook(func(ctx context.Context) error { return s.Serve(ctx, p.Handler) }))
+		p.Lifecycle.Append(fx.StartHook(func(ctx context.Context) error { return ph.Serve(ctx, p.Handler) }))
 	}
 	return nil
 }
@@ -192,7 +171,7 @@ func register(p registerParams) error {
 // plus the goroutine that turns the Service's stop requests (SIGTERM,
 // a failed server) into fx.Shutdowner calls.
 type adapter struct {
-	svc        *sdlife.Service
+	svc        phases.Service
 	shutdowner fx.Shutdowner
 	log        *slog.Logger
 	drain      time.Duration // the server's drain at most; zero without a server
@@ -200,7 +179,7 @@ type adapter struct {
 	wg         sync.WaitGroup
 }
 
-var _ phases = (*adapter)(nil)
+var _ observer = (*adapter)(nil)
 
 func (a *adapter) Start(ctx context.Context) error {
 	if err := a.svc.Start(ctx); err != nil {
@@ -261,29 +240,4 @@ func (a *adapter) Stop(ctx context.Context) error {
 		a.wg.Wait()
 	}
 	return a.svc.Stop(ctx)
-}
-
-// checkPlacement fails fx.New when Module is not at the top level: its
-// fx.Decorate would then reach only the enclosing fx.Module, and hooks
-// appended above it would run after READY=1. fx offers no API that says
-// in which module an invoke runs; its invokes run from one
-// (*module).invokeAll frame per level of nesting, which this counts. If a
-// later fx runs invokes differently (no such frame), the check passes.
-func checkPlacement() error {
-	pcs := make([]uintptr, 64)
-	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
-	levels := 0
-	for {
-		f, more := frames.Next()
-		if strings.HasPrefix(f.Function, "go.uber.org/fx.") && strings.HasSuffix(f.Function, ").invokeAll") {
-			levels++
-		}
-		if !more {
-			break
-		}
-	}
-	if levels > 1 {
-		return errors.New("fxmodule: Module is inside an fx.Module; place it at the top level of fx.New, or READY=1 could precede the OnStart hooks of the levels above")
-	}
-	return nil
 }

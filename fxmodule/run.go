@@ -17,21 +17,27 @@ import (
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/internal/httpserve"
+	"github.com/sdlife/sdlife/internal/phases"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// DefaultStopTimeout is the fx stop timeout Run sets unless the
+// defaultStopTimeout is the fx stop timeout Run sets unless the
 // application passes fx.StopTimeout: the default drain
 // (httpserve.DefaultDrainTimeout) and 5 seconds for the OnStop hooks
 // that follow it. fx's own default, 15 seconds, would cut the drain short.
-const DefaultStopTimeout = httpserve.DefaultDrainTimeout + 5*time.Second
+const defaultStopTimeout = httpserve.DefaultDrainTimeout + 5*time.Second
 
-// Run builds the application from Module and opts, runs it until SIGTERM,
-// SIGINT or a stop the Service asks for, and stops it: the one call that
-// replaces fx.New(fxmodule.Module, opts...).Run(). Run adds Module at the
-// top level (Module among opts is skipped). Like fx.App.Run, it returns
-// after a clean stop and exits the process with a non-zero status
-// otherwise.
+// Run builds the application from Module and opts, starts it, runs it
+// until SIGTERM, SIGINT or a stop the Service asks for, and stops it: the
+// one call that replaces fx.New(fxmodule.Module, opts...).Run(). Like
+// fx.App.Run, it returns after a clean stop and exits the process with a
+// non-zero status otherwise.
+//
+// Run adds Module itself, and tracks fx.Lifecycle at the top level of the
+// application: READY=1 follows every OnStart hook whether Module is left
+// out of opts, passed among them, or inside an fx.Module of theirs. Inside
+// an fx.Options among them, it would decorate fx.Lifecycle a second time
+// at the top level, and Run fails saying "already decorated".
 //
 // What Run adds to fx.App.Run, so that an operator sees why a service did
 // not start:
@@ -47,7 +53,8 @@ const DefaultStopTimeout = httpserve.DefaultDrainTimeout + 5*time.Second
 //   - A stop timeout (fx.StopTimeout) that does not exceed the drain
 //     (Options.Server.ListenerCloseDelay plus DrainTimeout) is refused
 //     before anything starts: fx would otherwise cut requests in flight
-//     when the timeout runs out. The default is DefaultStopTimeout.
+//     when the timeout runs out. Unless opts set one, it is the default
+//     drain plus 5 seconds (35 s), not fx's 15 s.
 //   - fx's own event log is off unless opts has an fx.WithLogger; the
 //     Service logs through the application's *slog.Logger.
 func Run(opts ...fx.Option) {
@@ -81,18 +88,27 @@ func run(ctx context.Context, opts []fx.Option) (int, error) {
 	info := new(runInfo)
 	all := []fx.Option{
 		fx.NopLogger,                       // the application's fx.WithLogger, if any, comes later and wins
-		fx.StopTimeout(DefaultStopTimeout), // likewise
+		fx.StopTimeout(defaultStopTimeout), // likewise
 		fx.Supply(info),
-		Module,
+		tracking, // at the top level, wherever Module is
 	}
+	withService := true
 	for _, o := range opts {
-		// Module passed again, as fx.New needed it, would be provided
-		// twice. fx options are not comparable; their text identifies
-		// them (it names every function they hold).
-		if o != nil && fmt.Sprint(o) == moduleText {
+		// Module among opts must not build a second Service. fx options
+		// are not comparable; their text identifies them (it names every
+		// function they hold). At the top level, Run's own takes its
+		// place; inside an fx.Module, its decoration finds the lifecycle
+		// tracked already (trackLifecycle).
+		switch text := fmt.Sprint(o); {
+		case text == moduleText:
 			continue
+		case strings.Contains(text, moduleText):
+			withService = false
 		}
 		all = append(all, o)
+	}
+	if withService {
+		all = append(all, service)
 	}
 	app := fx.New(all...)
 	if err := app.Err(); err != nil {
@@ -148,7 +164,7 @@ func run(ctx context.Context, opts []fx.Option) (int, error) {
 type runInfo struct {
 	mu    sync.Mutex
 	env   *lifecycle.Environment // the environment the Service reads
-	svc   *sdlife.Service        // built, not necessarily started
+	svc   phases.Service         // built, not necessarily started
 	track *trackedLifecycle      // reports a failed start
 	drain time.Duration          // the server's drain; zero without a server
 }
@@ -162,7 +178,7 @@ func (r *runInfo) setEnv(env *lifecycle.Environment) {
 	r.env = env
 }
 
-func (r *runInfo) setService(s *sdlife.Service, t *trackedLifecycle, drain time.Duration) {
+func (r *runInfo) setService(s phases.Service, t *trackedLifecycle, drain time.Duration) {
 	if r == nil {
 		return
 	}

@@ -8,9 +8,9 @@ import (
 	"go.uber.org/fx"
 )
 
-// phases is what the tracked lifecycle drives: an sdlife.Service's
-// phases (see sdlife.Service.Start), through adapter.
-type phases interface {
+// observer is what the tracked lifecycle drives: an sdlife.Service's
+// phases (see internal/phases), through adapter.
+type observer interface {
 	Start(ctx context.Context) error
 	Ready() error
 	StartFailed(err error)
@@ -19,9 +19,10 @@ type phases interface {
 }
 
 // trackedLifecycle is the fx.Lifecycle every constructor and invoke of the
-// application receives once Module is installed: Module decorates
-// fx.Lifecycle at the level where it is placed, so the decoration reaches
-// the root and every fx.Module below it, whichever comes first.
+// application receives once Module is installed at the top level (or Run
+// placed the decoration there): a decoration reaches the scope it is
+// placed in and every fx.Module below it, whichever comes first. Inside
+// an fx.Module, it would see that module's hooks only.
 //
 // Why a decoration: fx runs OnStart hooks in the order they were appended,
 // and hooks are appended while invokes run; the invokes of an fx.Module run
@@ -43,9 +44,9 @@ type trackedLifecycle struct {
 	inner fx.Lifecycle
 
 	mu      sync.Mutex
-	obs     phases // nil until Module's invoke attaches the Service
-	began   bool   // the begin hook was appended
-	counted int    // hooks with an OnStart appended through the tracker, begin included
+	obs     observer // nil until Module's invoke attaches the Service
+	began   bool     // the begin hook was appended
+	counted int      // hooks with an OnStart appended through the tracker, begin included
 
 	// One start/stop cycle.
 	total    int           // counted, frozen when the begin hook starts
@@ -55,7 +56,13 @@ type trackedLifecycle struct {
 	stopping bool          // Stopping was signalled
 }
 
+// trackLifecycle is Module's decoration of fx.Lifecycle. A lifecycle
+// tracked above (Run tracks the top level when Module is inside an
+// fx.Module) is used as it is: it already sees every hook below.
 func trackLifecycle(lc fx.Lifecycle) fx.Lifecycle {
+	if t, ok := lc.(*trackedLifecycle); ok {
+		return t
+	}
 	return &trackedLifecycle{inner: lc}
 }
 
@@ -76,7 +83,7 @@ func (t *trackedLifecycle) Append(h fx.Hook) {
 }
 
 // attach makes obs receive the lifecycle's phases.
-func (t *trackedLifecycle) attach(obs phases) error {
+func (t *trackedLifecycle) attach(obs observer) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.obs != nil {

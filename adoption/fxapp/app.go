@@ -20,8 +20,8 @@ import (
 func Run(ctx context.Context, opts sdlife.Options, cfg *plainapp.Config, dbHealthy func(context.Context) error) error {
 	return fxmodule.RunContext(ctx,
 		fx.Supply(opts, cfg),
-		fxmodule.AsReloader[*plainapp.Config](),
 		fx.Provide(
+			fxmodule.AsReloader(func(cfg *plainapp.Config) sdlife.Reloader { return cfg }),
 			fxmodule.AsHealthCheck(func() httpadapter.Check { return httpadapter.Check{Name: "db", Func: dbHealthy} }),
 			fx.Annotate(router, fx.As(new(http.Handler))),
 		),

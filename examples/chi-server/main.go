@@ -66,12 +66,12 @@ func run(args []string, stderr io.Writer) int {
 			},
 			serviceOptions,
 		),
-		fxmodule.AsReloader[*liveConfig](),
 		fx.Invoke(func(s *sdlife.Service, live *liveConfig) {
 			live.listenChanged, live.checkListen = s.ListenAddressChanged, s.CheckListenAddress
 		}),
 		fx.Provide(
 			fx.Annotate(newRouter, fx.As(new(http.Handler))),
+			fxmodule.AsReloader(func(l *liveConfig) sdlife.Reloader { return l }),
 			fxmodule.AsHealthCheck(func(l *liveConfig) httpadapter.Check {
 				return httpadapter.Check{Name: "down_file", Func: l.DownFileCheck}
 			}),

@@ -711,9 +711,16 @@ var mutations = []mutation{
 		pkgs: []string{"./fxmodule/"},
 	},
 	{
-		name: "fx: Module nested in an fx.Module accepted",
+		name: "fx: Module in an fx.Module under Run tracks its module only",
 		edits: []edit{
-			{"fxmodule/module.go", "if levels > 1 {", "if levels > 2 {"},
+			{"fxmodule/tracker.go", "if t, ok := lc.(*trackedLifecycle); ok {", "if t, ok := lc.(*trackedLifecycle); ok && false {"},
+		},
+		pkgs: []string{"./fxmodule/"},
+	},
+	{
+		name: "fx: AsHealthCheck of another result accepted",
+		edits: []edit{
+			{"fxmodule/module.go", "t.Out(0) != reflect.TypeFor[httpadapter.Check]() {", "t.Out(0) != reflect.TypeFor[httpadapter.Check]() && false {"},
 		},
 		pkgs: []string{"./fxmodule/"},
 	},
