@@ -10,12 +10,12 @@
 //	svc.AddReloader(config) // anything with Reload(ctx) error
 //	return svc.Run(ctx, r)
 //
-// Start here: New builds a Service, Run runs its whole life. Under fx,
-// package fxmodule does the same from fx hooks. The packages below are
-// the parts, for those who assemble their own: lifecycle (the sd_notify
-// protocol, socket activation, the fd store), lifecycle/sdtest (a fake
-// manager for tests), httpadapter (counters, STATUS=, probes, listener,
-// the zero-loss drain).
+// Start here: New builds a Service, Run runs its whole life; another
+// framework's start and stop run inside it as a Hook. Under fx, package
+// fxmodule does the same from fx hooks. httpadapter holds the HTTP
+// settings (ListenConfig, ServerConfig), health checks and certificates;
+// lifecycle is the sd_notify protocol itself, for what the Service does
+// not do; lifecycle/sdtest is a fake manager for tests.
 //
 // # What the manager sees
 //
@@ -34,10 +34,10 @@
 //   - With WatchdogSec=, WATCHDOG=1 every half interval, but only right
 //     after every health check passed; while unhealthy the pings stop and
 //     the manager restarts the service.
-//   - SIGTERM or SIGINT, at any time from Start on: STOPPING=1, the
-//     readiness probe says 503, the server drains without losing a
-//     request (httpserve.Server.Shutdown), then the process exits 0.
-//     While starting, READY=1 is never sent.
+//   - SIGTERM or SIGINT, or the end of Run's context, at any time: STOPPING=1,
+//     the readiness probe says 503, every server drains without losing a
+//     request, the hooks stop, then Run returns nil. While starting,
+//     READY=1 is never sent.
 //   - The listener is stored in the fd store (when the unit enables it),
 //     so a restart never closes the socket: clients wait in the backlog.
 //     Idle HTTP/1.1 keep-alive connections are stored too, as far as the
@@ -47,6 +47,8 @@
 //     address cannot be bound, the stored listener keeps serving and
 //     STATUS= says that until it is fixed. The listen backlog is
 //     Options.Listen.Backlog, whatever /proc shows (ProcSubset=pid).
+//     Options.Listeners are stored and drained the same way, each under
+//     its own name.
 //   - HTTP/1.1 and h2c on a plain listener, h2 and HTTP/1.1 with
 //     Options.Server.TLS. HTTP/2 connections get the two-step GOAWAY (RFC
 //     9113 §6.8) when the drain begins, so no stream a client opened is
@@ -59,7 +61,8 @@
 // # One state
 //
 // A Service is in one State at a time (New, Starting, Ready, Reloading,
-// Stopping, Stopped). Every transition sets the readiness probe, the
-// STATUS= phase and sends the notification that belongs to it, in one
-// place, so they cannot disagree.
+// Stopping, Stopped). Every transition sets the STATUS= phase and sends
+// the notification that belongs to it, in one place, and the readiness
+// probe reads the State, so they cannot disagree. The Service is the only
+// sender of READY=1, RELOADING=1 and STOPPING=1.
 package sdlife

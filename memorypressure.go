@@ -28,9 +28,9 @@ var _ MemoryReleaser = ReleaseMemoryFunc(nil)
 
 // Defaults for the memory pressure reaction.
 const (
-	// DefaultMemoryPressureInterval is Options.MemoryPressureInterval's
+	// defaultMemoryPressureInterval is Options.MemoryPressureInterval's
 	// default.
-	DefaultMemoryPressureInterval = 5 * time.Second
+	defaultMemoryPressureInterval = 5 * time.Second
 	// memoryPressureNote is how long STATUS= says "memory pressure" after
 	// the last reaction.
 	memoryPressureNote = 10 * time.Second

@@ -65,12 +65,12 @@ type Options struct {
 	// before the Service sends RESTART_RESET=1 (systemd >= 258), once, so
 	// that the RestartSteps= backoff of a unit starts again from
 	// RestartSec= after a crash loop the service recovered from. Zero
-	// means DefaultRestartResetAfter; negative never sends it.
+	// means one minute; negative never sends it.
 	RestartResetAfter time.Duration
 
 	// MemoryPressureInterval is the shortest time between two reactions
 	// to memory pressure (see MemoryReleaser); events in between are
-	// counted but not acted on. Zero means DefaultMemoryPressureInterval.
+	// counted but not acted on. Zero means 5 seconds.
 	MemoryPressureInterval time.Duration
 
 	// BarrierTimeout bounds the wait, at the very end of Stop, until the
@@ -158,19 +158,19 @@ func (o *Options) statusInterval() time.Duration {
 	return o.StatusInterval
 }
 
-// DefaultRestartResetAfter is Options.RestartResetAfter's default.
-const DefaultRestartResetAfter = time.Minute
+// defaultRestartResetAfter is Options.RestartResetAfter's default.
+const defaultRestartResetAfter = time.Minute
 
 func (o *Options) restartResetAfter() time.Duration {
 	if o.RestartResetAfter == 0 {
-		return DefaultRestartResetAfter
+		return defaultRestartResetAfter
 	}
 	return max(o.RestartResetAfter, 0)
 }
 
 func (o *Options) memoryPressureInterval() time.Duration {
 	if o.MemoryPressureInterval <= 0 {
-		return DefaultMemoryPressureInterval
+		return defaultMemoryPressureInterval
 	}
 	return o.MemoryPressureInterval
 }

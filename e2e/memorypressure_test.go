@@ -18,7 +18,7 @@ const (
 	notArmedMsg     = "sdlife: memory pressure watch not armed"
 	releasingMsg    = "sdlife: memory pressure: releasing memory"
 	pressureStatus  = "memory pressure"
-	pressureLimit   = 5 * time.Second  // the library's DefaultMemoryPressureInterval
+	pressureLimit   = 5 * time.Second  // Options.MemoryPressureInterval's default
 	pressureNoteFor = 10 * time.Second // how long STATUS says so (memorypressure.go)
 )
 
