@@ -124,8 +124,13 @@ func startLoad(port int, want string, workers int, keepAlive bool) *load {
 // startLoadKind is startLoad for any client kind; roots verifies the
 // server's certificate for the TLS kinds.
 func startLoadKind(kind clientKind, roots *x509.CertPool, port int, want string, workers int) *load {
+	return startLoadURL(kind, roots, fmt.Sprintf("%s://127.0.0.1:%d/", kind.scheme(), port), want, workers)
+}
+
+// startLoadURL is startLoadKind for any URL.
+func startLoadURL(kind clientKind, roots *x509.CertPool, url, want string, workers int) *load {
 	l := &load{
-		url:       fmt.Sprintf("%s://127.0.0.1:%d/", kind.scheme(), port),
+		url:       url,
 		want:      want + "\n",
 		keepAlive: kind != http1Fresh,
 		client:    kind,

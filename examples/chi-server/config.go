@@ -32,6 +32,10 @@ type Config struct {
 	// (httpadapter.ListenConfig.Backlog), applied at the next start; 0
 	// means the library's default.
 	ListenBacklog int `json:"listen_backlog"`
+	// AdminListen, when set, is the address of a second listener, named
+	// "admin" in the fd store, that serves GET /version: a port of its
+	// own for operators' tools, stored and drained like the first.
+	AdminListen string `json:"admin_listen"`
 }
 
 // TLSConfig names the certificate chain and private key, both PEM. A
@@ -116,6 +120,14 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen %q: %w", c.Listen, err)
+	}
+	if c.AdminListen != "" {
+		if _, _, err := net.SplitHostPort(c.AdminListen); err != nil {
+			return fmt.Errorf("admin_listen %q: %w", c.AdminListen, err)
+		}
+		if c.AdminListen == c.Listen {
+			return fmt.Errorf("admin_listen %q: the same address as listen", c.AdminListen)
+		}
 	}
 	if c.ListenBacklog < 0 {
 		return fmt.Errorf("listen_backlog %d: want 0 (the default) or more", c.ListenBacklog)

@@ -71,8 +71,8 @@ func (l *liveConfig) Load() Config { return *l.cur.Load() }
 // (and its file names) cannot change without a restart: a new listen
 // address is checked (it resolves and can be bound, see
 // sdlife.Service.CheckListenAddress) and then reported in the log and
-// STATUS, and the next restart binds it; an address that fails the check
-// and a changed tls section are refused.
+// STATUS, and the next restart binds it; an address that fails the check,
+// a changed tls section and a changed admin_listen are refused.
 func (l *liveConfig) Reload(ctx context.Context) error {
 	next, err := LoadConfig(l.path)
 	if err != nil {
@@ -81,6 +81,9 @@ func (l *liveConfig) Reload(ctx context.Context) error {
 	cur := l.Load()
 	if !sameTLS(cur.TLS, next.TLS) {
 		return errors.New("tls: the section changed; restart the service to apply it")
+	}
+	if next.AdminListen != cur.AdminListen {
+		return errors.New("admin_listen: changed; restart the service to apply it")
 	}
 	if next.Listen != cur.Listen && l.checkListen != nil {
 		if err := l.checkListen(ctx, next.Listen); err != nil {
@@ -131,10 +134,7 @@ func routes(r chi.Router, cfg *liveConfig) {
 	})
 	r.Get("/slow", slow)
 	r.Get("/events", events)
-	r.Get("/version", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		io.WriteString(w, version+"\n")
-	})
+	r.Get("/version", versionHandler)
 }
 
 // eventInterval is the time between two events of GET /events.
@@ -182,4 +182,10 @@ func slow(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "waited %d ms\n", ms)
 	case <-r.Context().Done(): // the client left; nobody to answer
 	}
+}
+
+// versionHandler answers GET /version with the build's version.
+func versionHandler(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	io.WriteString(w, version+"\n")
 }

@@ -89,8 +89,22 @@ func serviceOptions(cfg Config, live *liveConfig) sdlife.Options {
 			TLS:          live.tlsConfig(), // nil: plain HTTP and h2c
 			DrainTimeout: drainTimeout,
 		},
+		Listeners:         adminListeners(cfg),
 		RestartResetAfter: cfg.restartResetAfter(),
 	}
+}
+
+// adminListeners is the admin port, when the configuration has one.
+func adminListeners(cfg Config) []sdlife.Listener {
+	if cfg.AdminListen == "" {
+		return nil
+	}
+	r := chi.NewRouter()
+	r.Get("/version", versionHandler)
+	return []sdlife.Listener{{
+		ListenConfig: httpadapter.ListenConfig{Name: "admin", Address: cfg.AdminListen, Backlog: cfg.ListenBacklog},
+		Handler:      r,
+	}}
 }
 
 // newRouter builds the service's routes; fxmodule wraps it in the request
