@@ -31,11 +31,7 @@ func printLifecycle(m *sdtest.Manager) {
 // Run with a hook of the application's own and a reloader, under a fake
 // manager (sdtest) instead of systemd.
 func ExampleService_Run() {
-	m, err := sdtest.Start()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	m := sdtest.NewManager(nil) // in a test: sdtest.NewManager(t)
 	defer m.Close()
 	env := m.Environment()
 
@@ -90,11 +86,7 @@ func ExampleService_Run() {
 // The phases, as an adapter (package fxmodule) or a program with more
 // than an HTTP server to start drives them.
 func ExampleService_Start() {
-	m, err := sdtest.Start()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	m := sdtest.NewManager(nil) // in a test: sdtest.NewManager(t)
 	defer m.Close()
 	env := m.Environment()
 	svc, err := sdlife.New(sdlife.Options{

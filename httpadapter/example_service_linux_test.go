@@ -20,10 +20,7 @@ import (
 // and stored), request counting, STATUS, readiness, and a drain on stop.
 // The fake manager stands in for systemd and shows what it received.
 func Example_service() {
-	m, err := sdtest.Start(sdtest.WithFDStore(4))
-	if err != nil {
-		panic(err)
-	}
+	m := sdtest.NewManager(nil, sdtest.WithFDStore(4)) // in a test: sdtest.NewManager(t, ...)
 	defer m.Close()
 	env := m.Environment() // in a service: lifecycle.ReadEnvironment(), once
 

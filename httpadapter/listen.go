@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -439,7 +440,7 @@ func (cfg *ListenConfig) normalize() error {
 	if cfg.Name == "" {
 		cfg.Name = DefaultListenerName
 	}
-	if !lifecycle.ValidFDName(cfg.Name) {
+	if !sdwire.ValidFDName(cfg.Name) {
 		return fmt.Errorf("%w: name %q: want 1 to 255 ASCII characters, no control characters and no ':'", ErrInvalidListenConfig, cfg.Name)
 	}
 	if cfg.Backlog < 0 {

@@ -101,7 +101,7 @@ func TestServerReadyOnlyWhenAccepting(t *testing.T) {
 	var addr atomic.Value
 	probe := make(chan error, 1)
 	m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
-		if !msg.Has("READY", "1") {
+		if !sdtest.Has("READY", "1")(msg) {
 			return
 		}
 		// The manager sees READY=1: a client must get an answer now.
@@ -141,7 +141,7 @@ func TestServerShutdownSendsStoppingFirst(t *testing.T) {
 	var stateAtStopping atomic.Int32
 	stateAtStopping.Store(-1)
 	m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
-		if msg.Has("STOPPING", "1") {
+		if sdtest.Has("STOPPING", "1")(msg) {
 			stateAtStopping.Store(int32(ready.State()))
 		}
 	}))
@@ -421,7 +421,7 @@ func TestServerReadyByCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, msg := range m.Messages() {
-		if msg.Has("READY", "1") || msg.Has("STOPPING", "1") {
+		if sdtest.Has("READY", "1")(msg) || sdtest.Has("STOPPING", "1")(msg) {
 			t.Fatalf("%q sent with ReadyByCaller: the caller announces both", msg.Raw)
 		}
 	}
