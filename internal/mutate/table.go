@@ -807,7 +807,7 @@ var mutations = []mutation{
 	{
 		name: "status: backoff outlasts a manager that is back",
 		edits: []edit{
-			{"httpadapter/status.go", "now.Before(r.retryAt) && !sdwire.NotifierOf(r.n).Reachable()", "now.Before(r.retryAt)"},
+			{"httpadapter/status.go", "now.Before(r.retryAt) && !sdwire.NotifierOf(r.n).Reachable()", "now.Before(r.retryAt) && sdwire.NotifierOf != nil"},
 		},
 		pkgs: []string{"./httpadapter/"},
 	},
