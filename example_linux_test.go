@@ -31,11 +31,7 @@ func printLifecycle(m *sdtest.Manager) {
 // Run with a hook of the application's own and a reloader, under a fake
 // manager (sdtest) instead of systemd.
 func ExampleService_Run() {
-	m, err := sdtest.Start()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	m := sdtest.NewManager(nil) // in a test: sdtest.NewManager(t)
 	defer m.Close()
 	env := m.Environment()
 
@@ -107,11 +103,7 @@ func (p *workerPool) Stop(context.Context) error {
 // request. A failing Start is reported to the manager and stops the
 // service.
 func Example_otherFramework() {
-	m, err := sdtest.Start()
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
+	m := sdtest.NewManager(nil) // in a test: sdtest.NewManager(t)
 	defer m.Close()
 	env := m.Environment()
 	svc, err := sdlife.New(sdlife.Options{

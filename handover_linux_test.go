@@ -40,7 +40,7 @@ func TestServiceHandsOverIdleConnection(t *testing.T) {
 			}
 		}
 	}
-	wait := func(after int, match sdtest.Match) sdtest.Message {
+	wait := func(after int, match func(sdtest.Message) bool) sdtest.Message {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sdlife/sdlife/internal/httpserve"
+	"github.com/sdlife/sdlife/internal/sdwire"
 )
 
 // healthLoop runs the health checks every period while the service is up.
@@ -54,7 +55,7 @@ type watchdogState struct {
 func (s *Service) healthRound(rep httpserve.HealthReport, w *watchdogState) {
 	now := time.Now()
 	if rep.Healthy {
-		if s.watchdog.Enabled() {
+		if s.watchdog.Interval > 0 {
 			if _, err := s.notifier.Watchdog(); err != nil {
 				s.logNotifyError("sdlife: sending WATCHDOG=1", err)
 			}
@@ -94,7 +95,7 @@ func (s *Service) healthRound(rep httpserve.HealthReport, w *watchdogState) {
 	}
 	why := b.String()
 	if !w.unhealthy {
-		s.log.Error("sdlife: unhealthy", "checks", why, "watchdog", s.watchdog.Enabled())
+		s.log.Error("sdlife: unhealthy", "checks", why, "watchdog", s.watchdog.Interval > 0)
 	}
 	w.unhealthy = true
 	s.setNote(noteHealth, "unhealthy: "+why)
@@ -112,10 +113,10 @@ func (s *Service) healthRound(rep httpserve.HealthReport, w *watchdogState) {
 // spell of RestartResetAfter to within a quarter (at most every second,
 // at least every 10 ms). Zero: no loop.
 func (s *Service) healthPeriod() time.Duration {
-	if s.watchdog.Enabled() {
+	if s.watchdog.Interval > 0 {
 		return s.watchdog.PingInterval()
 	}
-	if after := s.opts.restartResetAfter(); after > 0 && s.notifier.Enabled() {
+	if after := s.opts.restartResetAfter(); after > 0 && sdwire.NotifierOf(s.notifier).Enabled() {
 		return min(max(after/4, 10*time.Millisecond), time.Second)
 	}
 	return 0

@@ -120,7 +120,7 @@ func (h *harness) Mark(name string) {
 }
 
 // wait waits for a message, from the first one received on.
-func (h *harness) wait(match sdtest.Match, what string) sdtest.Message {
+func (h *harness) wait(match func(sdtest.Message) bool, what string) sdtest.Message {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -132,7 +132,7 @@ func (h *harness) wait(match sdtest.Match, what string) sdtest.Message {
 }
 
 // after waits for a message after the one numbered seq.
-func (h *harness) after(seq int, match sdtest.Match, what string) sdtest.Message {
+func (h *harness) after(seq int, match func(sdtest.Message) bool, what string) sdtest.Message {
 	h.t.Helper()
 	return h.wait(sdtest.After(seq, match), what)
 }
@@ -149,7 +149,7 @@ func (h *harness) sync() {
 }
 
 // seq is the number of the first message that matches, 0 if none.
-func (h *harness) seq(match sdtest.Match) int {
+func (h *harness) seq(match func(sdtest.Message) bool) int {
 	for _, msg := range h.m.Messages() {
 		if match(msg) {
 			return msg.Seq
@@ -159,7 +159,7 @@ func (h *harness) seq(match sdtest.Match) int {
 }
 
 // countSince counts matching messages received after seq.
-func (h *harness) countSince(seq int, match sdtest.Match) int {
+func (h *harness) countSince(seq int, match func(sdtest.Message) bool) int {
 	n := 0
 	for _, msg := range h.m.Messages() {
 		if msg.Seq > seq && match(msg) {
@@ -169,7 +169,7 @@ func (h *harness) countSince(seq int, match sdtest.Match) int {
 	return n
 }
 
-func (h *harness) count(match sdtest.Match) int { return h.countSince(0, match) }
+func (h *harness) count(match func(sdtest.Message) bool) int { return h.countSince(0, match) }
 
 func (h *harness) last() int {
 	msgs := h.m.Messages()
@@ -190,7 +190,7 @@ func (h *harness) dump() string {
 
 // order fails the test unless the first messages matching each of
 // matches came in that order, all present.
-func (h *harness) order(names []string, matches ...sdtest.Match) {
+func (h *harness) order(names []string, matches ...func(sdtest.Message) bool) {
 	h.t.Helper()
 	prev := 0
 	for i, m := range matches {
@@ -204,7 +204,7 @@ func (h *harness) order(names []string, matches ...sdtest.Match) {
 	}
 }
 
-func mark(name string) sdtest.Match { return sdtest.Has("X_MARK", name) }
+func mark(name string) func(sdtest.Message) bool { return sdtest.Has("X_MARK", name) }
 
 var (
 	ready     = sdtest.Has("READY", "1")
@@ -277,4 +277,27 @@ func readyz(t *testing.T, svc *sdlife.Service, wantCode int, wantBody string) {
 	if rec.Code != wantCode || rec.Body.String() != wantBody+"\n" {
 		t.Errorf("/readyz = %d %q, want %d %q", rec.Code, rec.Body, wantCode, wantBody)
 	}
+}
+
+// signalMemoryPressure sends one memory pressure event through the FIFO of
+// m, made with sdtest.WithMemoryPressure.
+func signalMemoryPressure(t *testing.T, m *sdtest.Manager) {
+	t.Helper()
+	if err := os.WriteFile(m.Environment().MemoryPressureWatch, []byte{1}, 0); err != nil {
+		t.Fatalf("signal memory pressure: %v", err)
+	}
+}
+
+// activated returns Files holding a duplicate of l's descriptor under
+// name, as if the manager had passed l through socket activation. The
+// caller keeps l; unclaimed descriptors are closed when the test ends.
+func activated(t *testing.T, l net.Listener, name string) *lifecycle.Files {
+	t.Helper()
+	f, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := lifecycle.NewFiles(lifecycle.NamedFile{Name: name, File: f})
+	t.Cleanup(func() { files.Close() })
+	return files
 }

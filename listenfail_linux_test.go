@@ -71,7 +71,7 @@ func TestServiceUnboundAddressKeepsServing(t *testing.T) {
 		t.Errorf("ListenAddressChanged(%s), the address that failed, = true", taken)
 	}
 	h.sync()
-	if n := h.countSince(seq, func(m sdtest.Message) bool { return m.Has("STATUS", "") && !sdtest.StatusContains(note)(m) }); n != 0 {
+	if n := h.countSince(seq, func(m sdtest.Message) bool { return sdtest.Has("STATUS", "")(m) && !sdtest.StatusContains(note)(m) }); n != 0 {
 		t.Errorf("after a reload that left listen alone, %d STATUS= without %q", n, note)
 	}
 	svc.ListenAddressChanged(served) // a reload went back to the address served

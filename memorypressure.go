@@ -6,6 +6,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -53,7 +54,7 @@ func (s *Service) AddMemoryReleaser(r MemoryReleaser) {
 // without it.
 func (s *Service) watchMemoryPressure() {
 	mp, err := s.env.MemoryPressure()
-	if err == nil && !mp.Enabled() {
+	if err == nil && mp.Path == "" {
 		return
 	}
 	if err == nil {
@@ -63,7 +64,7 @@ func (s *Service) watchMemoryPressure() {
 		s.log.Warn("sdlife: memory pressure watch not armed; running without it", "err", err)
 		return
 	}
-	s.log.Info("sdlife: memory pressure watch armed", "path", mp.Path, "kind", s.pressure.Source().String())
+	s.log.Info("sdlife: memory pressure watch armed", "path", mp.Path, "kind", sdwire.WatcherKind(s.pressure))
 }
 
 // onMemoryPressure is the reaction to one event, on the watcher's

@@ -46,12 +46,12 @@ func TestMemoryPressureReaction(t *testing.T) {
 	if _, err := m.Wait(wctx, sdtest.Has("READY", "1")); err != nil {
 		t.Fatal(err)
 	}
-	m.SignalMemoryPressure()
+	signalMemoryPressure(t, m)
 	if _, err := m.Wait(wctx, sdtest.StatusContains("memory pressure")); err != nil {
 		t.Fatalf("STATUS never said memory pressure: %v", err)
 	}
-	m.SignalMemoryPressure() // may coalesce with another into one wake-up
-	m.SignalMemoryPressure()
+	signalMemoryPressure(t, m) // may coalesce with another into one wake-up
+	signalMemoryPressure(t, m)
 	for !strings.Contains(logs.String(), "rate-limited") {
 		if wctx.Err() != nil {
 			t.Fatalf("the later events were not seen:\n%s", logs.String())

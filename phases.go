@@ -11,6 +11,7 @@ import (
 
 	"github.com/sdlife/sdlife/internal/httpserve"
 	"github.com/sdlife/sdlife/internal/phases"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -37,7 +38,7 @@ func (s *Service) start(context.Context) error {
 	go s.loop()
 	go s.awaitTerm()
 	s.watchMemoryPressure()
-	s.log.Debug("sdlife: starting", "notify_socket", s.notifier.Address(), "watchdog", s.watchdog.Interval)
+	s.log.Debug("sdlife: starting", "notify_socket", sdwire.NotifierOf(s.notifier).Address(), "watchdog", s.watchdog.Interval)
 	return nil
 }
 

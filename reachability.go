@@ -3,10 +3,11 @@ package sdlife
 import (
 	"errors"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// notifySocketChanged is the Notifier's OnReachability callback, the one
+// notifySocketChanged is the Notifier's reachability callback, the one
 // place that tells the log about an unreachable manager: one ERROR line
 // when sends stop getting through (a $NOTIFY_SOCKET naming a missing
 // path, a manager gone), one INFO line when they get through again.
@@ -19,7 +20,7 @@ func (s *Service) notifySocketChanged(err error) {
 		s.log.Error("sdlife: the manager's notify socket is unreachable; notifications are lost until it is back", "err", err)
 		return
 	}
-	s.log.Info("sdlife: the manager's notify socket is reachable again", "socket", s.notifier.Address())
+	s.log.Info("sdlife: the manager's notify socket is reachable again", "socket", sdwire.NotifierOf(s.notifier).Address())
 }
 
 // logNotifyError logs a notification that failed for another reason than

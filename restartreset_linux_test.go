@@ -37,7 +37,7 @@ func TestRestartResetAfterHealthyPeriod(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx, http.NotFoundHandler()) }()
 
-	wait := func(match sdtest.Match, what string) sdtest.Message {
+	wait := func(match func(sdtest.Message) bool, what string) sdtest.Message {
 		t.Helper()
 		wctx, wcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer wcancel()
@@ -61,7 +61,7 @@ func TestRestartResetAfterHealthyPeriod(t *testing.T) {
 	}
 	n := 0
 	for _, msg := range m.Messages() {
-		if msg.Has("RESTART_RESET", "1") {
+		if sdtest.Has("RESTART_RESET", "1")(msg) {
 			n++
 		}
 	}

@@ -33,7 +33,7 @@ func TestRunReadyAfterListenerAndHooks(t *testing.T) {
 	var svc atomic.Pointer[sdlife.Service]
 	upAtReady := make(chan bool, 1)
 	h := newHarness(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
-		if msg.Has("READY", "1") {
+		if sdtest.Has("READY", "1")(msg) {
 			// The manager's receiving goroutine, at the moment READY=1
 			// arrives: the server must accept already.
 			upAtReady <- dialable(svc.Load().Addr())
@@ -314,7 +314,7 @@ func TestRunServeFailure(t *testing.T) {
 	}
 	defer l.Close()
 	svc := h.newService(func(o *sdlife.Options) {
-		o.Files = h.m.Activated(l, "http")
+		o.Files = activated(t, l, "http")
 		o.Listen.Address = ""
 	})
 	r := h.run(svc, hello())

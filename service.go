@@ -13,6 +13,7 @@ import (
 
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/internal/httpserve"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -141,7 +142,7 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 		stopReq:   make(chan struct{}),
 	}
 	s.runCtx, s.cancelRun = context.WithCancel(context.Background())
-	n.OnReachability(s.notifySocketChanged)
+	sdwire.NotifierOf(n).OnReachability(s.notifySocketChanged)
 	return s, nil
 }
 

@@ -160,7 +160,7 @@ func TestSIGTERMAtEveryInstant(t *testing.T) {
 // else that the manager would see.
 func harnessSignalAtReady(t *testing.T) sdtest.Option {
 	return sdtest.WithOnMessage(func(msg sdtest.Message) {
-		if msg.Has("READY", "1") {
+		if sdtest.Has("READY", "1")(msg) {
 			kill(t, syscall.SIGTERM)
 		}
 	})

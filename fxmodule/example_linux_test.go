@@ -13,6 +13,7 @@ import (
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/fxmodule"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -45,7 +46,7 @@ func (m *fakeManager) env() *lifecycle.Environment {
 // left out, as are MONOTONIC_USEC's clock value and barriers.
 func (m *fakeManager) expect(want string) {
 	m.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, lifecycle.MaxMessageSize)
+	buf := make([]byte, sdwire.MaxMessageSize)
 	for {
 		n, err := m.conn.Read(buf)
 		if err != nil {

@@ -73,7 +73,7 @@ func TestAsMemoryReleaserRuns(t *testing.T) {
 		}
 	}()
 	h.wait(sdtest.Has("READY", "1"), "READY=1")
-	h.m.SignalMemoryPressure()
+	signalMemoryPressure(h.t, h.m)
 	h.wait(statusContains("memory pressure"), "memory pressure in STATUS")
 	select {
 	case <-released:

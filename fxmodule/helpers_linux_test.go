@@ -2,6 +2,7 @@ package fxmodule_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -52,7 +53,7 @@ func (h *harness) Mark(name string) {
 }
 
 // wait waits up to 5s for a message.
-func (h *harness) wait(match sdtest.Match, what string) sdtest.Message {
+func (h *harness) wait(match func(sdtest.Message) bool, what string) sdtest.Message {
 	h.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -76,7 +77,7 @@ func (h *harness) sync() {
 
 func (h *harness) seq(key, value string) int {
 	for _, msg := range h.m.Messages() {
-		if msg.Has(key, value) {
+		if sdtest.Has(key, value)(msg) {
 			return msg.Seq
 		}
 	}
@@ -86,7 +87,7 @@ func (h *harness) seq(key, value string) int {
 func (h *harness) count(key, value string) int {
 	n := 0
 	for _, msg := range h.m.Messages() {
-		if msg.Has(key, value) {
+		if sdtest.Has(key, value)(msg) {
 			n++
 		}
 	}
@@ -103,7 +104,7 @@ func (h *harness) dump() string {
 }
 
 // statusContains matches a STATUS= containing text.
-func statusContains(text string) sdtest.Match {
+func statusContains(text string) func(sdtest.Message) bool {
 	return func(m sdtest.Message) bool {
 		v, ok := m.Get("STATUS")
 		return ok && strings.Contains(v, text)
@@ -118,5 +119,14 @@ func (h *harness) before(aKey, aValue, bKey, bValue string) {
 	if a == 0 || b == 0 || a > b {
 		h.t.Errorf("want %s=%s (seq %d) before %s=%s (seq %d); messages:\n%s",
 			aKey, aValue, a, bKey, bValue, b, h.dump())
+	}
+}
+
+// signalMemoryPressure sends one memory pressure event through the FIFO of
+// m, made with sdtest.WithMemoryPressure.
+func signalMemoryPressure(t *testing.T, m *sdtest.Manager) {
+	t.Helper()
+	if err := os.WriteFile(m.Environment().MemoryPressureWatch, []byte{1}, 0); err != nil {
+		t.Fatalf("signal memory pressure: %v", err)
 	}
 }

@@ -172,7 +172,7 @@ func TestNotifySocketDisappearsAndComesBack(t *testing.T) {
 	// The child's NOTIFY_SOCKET is a symbolic link the test points at
 	// either manager's socket, or removes.
 	link := filepath.Join(t.TempDir(), "notify")
-	if err := os.Symlink(first.Address(), link); err != nil {
+	if err := os.Symlink(first.Environment().NotifySocket, link); err != nil {
 		t.Fatal(err)
 	}
 	cmd, l := startLogged(t, link)
@@ -188,7 +188,7 @@ func TestNotifySocketDisappearsAndComesBack(t *testing.T) {
 	first.Close()
 	l.waitFor(unreachableLine(link))
 
-	if err := os.Symlink(second.Address(), link); err != nil {
+	if err := os.Symlink(second.Environment().NotifySocket, link); err != nil {
 		t.Fatal(err)
 	}
 	reachable := `level=INFO msg="sdlife: the manager's notify socket is reachable again" socket=` + link

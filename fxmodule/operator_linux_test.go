@@ -85,7 +85,7 @@ func runRunChild(t *testing.T, h *harness, mode string, env ...string) (int, str
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+mode, "NOTIFY_SOCKET="+h.m.Address())
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, "NOTIFY_SOCKET="+h.m.Environment().NotifySocket)
 	cmd.Env = append(cmd.Env, env...) // the last of a duplicate key wins
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = os.Stdout, &stderr
@@ -333,7 +333,7 @@ func readyThenTerm(t *testing.T, mode string) (*harness, *bytes.Buffer, error) {
 	t.Helper()
 	h := newHarness(t)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+mode, "NOTIFY_SOCKET="+h.m.Address())
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, "NOTIFY_SOCKET="+h.m.Environment().NotifySocket)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = os.Stdout, &stderr
 	if err := cmd.Start(); err != nil {

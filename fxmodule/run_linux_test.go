@@ -51,7 +51,7 @@ func runChild(mode string) int {
 func startChild(t *testing.T, h *harness, mode string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+mode, "NOTIFY_SOCKET="+h.m.Address())
+	cmd.Env = append(os.Environ(), childEnv+"="+mode, "NOTIFY_SOCKET="+h.m.Environment().NotifySocket)
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

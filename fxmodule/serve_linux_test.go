@@ -52,7 +52,7 @@ func TestServeCountsRequestsInStatus(t *testing.T) {
 	readyServed := make(chan int, 1)
 	// At the moment READY=1 arrives, the server must answer.
 	m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
-		if msg.Has("READY", "1") && len(readyServed) == 0 {
+		if sdtest.Has("READY", "1")(msg) && len(readyServed) == 0 {
 			readyServed <- get(t, published.Load().Addr())
 		}
 	}))

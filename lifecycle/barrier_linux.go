@@ -47,7 +47,7 @@ func (n *Notifier) barrier(ctx context.Context) (bool, error) {
 			if ctx.Err() == context.Canceled {
 				return sent, fmt.Errorf("lifecycle: barrier: %w", context.Canceled)
 			}
-			return sent, fmt.Errorf("%w: %w", ErrBarrierTimeout, context.DeadlineExceeded)
+			return sent, fmt.Errorf("lifecycle: barrier: the manager did not answer in time: %w", context.DeadlineExceeded)
 		case err != nil:
 			return sent, fmt.Errorf("lifecycle: barrier: %w", err)
 		}

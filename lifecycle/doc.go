@@ -13,6 +13,12 @@
 // does not run under a service manager ($NOTIFY_SOCKET unset) every method
 // is a no-op that returns sent == false and a nil error.
 //
+// The manager reads at most 4096 bytes and 253 descriptors per message,
+// and accepts descriptor names of 1 to 255 printable ASCII characters
+// without ':'. Input outside these limits, or that would be misread, is
+// rejected before sending with an error matching [ErrInvalidMessage]; a
+// socket nobody listens on gives errors matching [ErrUnreachable].
+//
 // Descriptors handed over by the manager (socket activation and the fd
 // store both use $LISTEN_FDS) are taken once with [TakeFiles] and then
 // claimed by name.

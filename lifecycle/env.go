@@ -4,7 +4,7 @@ import "os"
 
 // Environment is a snapshot of the variables the service manager passes to
 // a service. The zero value describes a process that does not run under a
-// service manager.
+// service manager; a non-empty NotifySocket means it runs under one.
 //
 // Read it once with [ReadEnvironment] and pass it on; tests construct it
 // directly.
@@ -51,7 +51,3 @@ func ReadEnvironment() Environment {
 		PID:                 os.Getpid(),
 	}
 }
-
-// Supervised reports whether the process runs under a service manager that
-// accepts notifications.
-func (e Environment) Supervised() bool { return e.NotifySocket != "" }

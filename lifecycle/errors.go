@@ -6,44 +6,34 @@ var (
 	// ErrUnsupported is returned on platforms without the systemd protocol.
 	ErrUnsupported = errors.New("lifecycle: not supported on this platform")
 
-	// ErrClosed is returned by a Notifier after Close.
-	ErrClosed = errors.New("lifecycle: notifier closed")
-
-	// ErrMessageTooLarge is returned for a message that would not fit in
-	// one notification datagram (MaxMessageSize bytes).
-	ErrMessageTooLarge = errors.New("lifecycle: message exceeds 4096 bytes")
-
-	// ErrTooManyFDs is returned when more than MaxFDs descriptors would be
-	// sent in one message.
-	ErrTooManyFDs = errors.New("lifecycle: more than 253 descriptors in one message")
-
-	// ErrInvalidMessage is returned for a message or value that would be
-	// misread by the manager: a NUL byte, a line that is not KEY=VALUE, or
-	// a value that would inject a second assignment.
+	// ErrInvalidMessage is returned, wrapped with the detail, for a
+	// notification the manager would misread or drop, before anything is
+	// sent: a NUL byte, a line that is not KEY=VALUE, a value that would
+	// inject a second assignment, a value out of range, a descriptor name
+	// that is not 1-255 printable ASCII characters without ':', more than
+	// 253 descriptors, or a message longer than the 4096 bytes of one
+	// datagram.
 	ErrInvalidMessage = errors.New("lifecycle: invalid notification")
-
-	// ErrInvalidName is returned for a descriptor name the manager would
-	// reject (see ValidFDName).
-	ErrInvalidName = errors.New("lifecycle: invalid descriptor name")
-
-	// ErrBarrierTimeout is returned by Notifier.Barrier when the context's
-	// deadline passes before the manager has processed the barrier. It
-	// also matches context.DeadlineExceeded.
-	ErrBarrierTimeout = errors.New("lifecycle: barrier timed out")
 
 	// ErrUnreachable matches a send error that says the manager's socket
 	// could not be reached: it does not exist, nobody listens on it, or
 	// access to it is denied. The error's text is the cause's; only
-	// errors.Is sees ErrUnreachable. See Notifier.OnReachability.
+	// errors.Is sees ErrUnreachable. Sends are never skipped for it: the
+	// next one tries again.
 	ErrUnreachable = errors.New("lifecycle: notify socket unreachable")
 
 	// ErrNotFound is returned when no unclaimed descriptor carries the
 	// requested name.
 	ErrNotFound = errors.New("lifecycle: no descriptor with that name")
+)
 
-	// ErrFilesTaken is returned by TakeFiles when this process already took
-	// the descriptors passed by the manager.
-	ErrFilesTaken = errors.New("lifecycle: passed descriptors already taken")
+var (
+	// errClosed is returned by a Notifier after Close.
+	errClosed = errors.New("lifecycle: notifier closed")
+
+	// errFilesTaken is returned by TakeFiles when this process already
+	// took the descriptors passed by the manager.
+	errFilesTaken = errors.New("lifecycle: passed descriptors already taken")
 )
 
 // unreachableError marks err as ErrUnreachable without changing its text,

@@ -15,10 +15,7 @@ import (
 // the next start and, before exiting, waits until the manager has seen it
 // all. The fake manager from sdtest stands in for systemd.
 func ExampleNotifier() {
-	m, err := sdtest.Start(sdtest.WithFDStore(1)) // in a test: sdtest.NewManager(t, ...)
-	if err != nil {
-		panic(err)
-	}
+	m := sdtest.NewManager(nil, sdtest.WithFDStore(1)) // in a test: sdtest.NewManager(t, ...)
 	defer m.Close()
 	env := m.Environment() // in a service: lifecycle.ReadEnvironment()
 

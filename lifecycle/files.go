@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/sdlife/sdlife/internal/sdwire"
 )
 
 // listenFDsStart is the first descriptor the manager passes (SD_LISTEN_FDS_START).
@@ -38,9 +40,9 @@ type NamedFile struct {
 	File *os.File
 }
 
-// NewFiles returns a Files holding files, which it now owns. It is for
-// tests and for handing descriptors over inside one process; services get
-// theirs from TakeFiles.
+// NewFiles returns a Files holding files, in order, which it now owns. It
+// is for tests and for handing descriptors over inside one process;
+// services get theirs from TakeFiles. NewFiles() is an empty set.
 func NewFiles(files ...NamedFile) *Files {
 	return &Files{entries: append([]NamedFile(nil), files...)}
 }
@@ -61,7 +63,7 @@ var filesTaken atomic.Bool
 // by this process, and $LISTEN_FDS overstates the count). On error the
 // descriptors that were provably passed are closed, since nobody could
 // claim them. Descriptors can be taken only once per process: a second call that
-// finds them returns ErrFilesTaken.
+// finds them returns an error.
 func TakeFiles(env Environment) (*Files, error) {
 	if env.ListenPID != "" || env.ListenFDs != "" {
 		unsetListenEnv()
@@ -74,7 +76,7 @@ func TakeFiles(env Environment) (*Files, error) {
 		return &Files{}, nil
 	}
 	if !filesTaken.CompareAndSwap(false, true) {
-		return nil, ErrFilesTaken
+		return nil, errFilesTaken
 	}
 	inherited, adoptErr := adoptFDs(listenFDsStart, n)
 	if err == nil {
@@ -137,28 +139,12 @@ func parseFDNames(s string, n int) ([]string, error) {
 		return nil, fmt.Errorf("lifecycle: LISTEN_FDNAMES has %d names for %d descriptors", len(parts), n)
 	}
 	for i, p := range parts {
-		if !ValidFDName(p) {
-			return nil, fmt.Errorf("%w in LISTEN_FDNAMES: name %d %q", ErrInvalidName, i, p)
+		if !sdwire.ValidFDName(p) {
+			return nil, fmt.Errorf("lifecycle: LISTEN_FDNAMES: invalid descriptor name %d %q: want 1-255 printable ASCII characters without ':'", i, p)
 		}
 		names[i] = p
 	}
 	return names, nil
-}
-
-// Len returns how many descriptors are not claimed yet.
-func (f *Files) Len() int {
-	if f == nil {
-		return 0
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	n := 0
-	for _, e := range f.entries {
-		if e.File != nil {
-			n++
-		}
-	}
-	return n
 }
 
 // Names returns the names of the unclaimed descriptors, in order; a name
@@ -179,7 +165,8 @@ func (f *Files) Names() []string {
 }
 
 // File claims the first unclaimed descriptor named name and returns it as
-// an *os.File, which the caller now owns. It returns ErrNotFound when
+// an *os.File, which the caller now owns: any kind of descriptor, such as
+// a datagram socket for net.FilePacketConn. It returns ErrNotFound when
 // there is none.
 func (f *Files) File(name string) (*os.File, error) {
 	return f.claim(name)
@@ -237,17 +224,6 @@ func (f *Files) Listeners(name string) ([]net.Listener, error) {
 		f.entries[i].File = nil
 	}
 	return ls, nil
-}
-
-// PacketConn claims the first unclaimed descriptor named name and returns
-// it as a net.PacketConn (UDP, unixgram). On error it stays unclaimed.
-func (f *Files) PacketConn(name string) (net.PacketConn, error) {
-	var c net.PacketConn
-	err := f.convert(name, func(file *os.File) (err error) {
-		c, err = net.FilePacketConn(file)
-		return err
-	})
-	return c, err
 }
 
 // convert runs fn on the first unclaimed descriptor named name; when fn

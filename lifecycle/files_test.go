@@ -73,7 +73,7 @@ func childMain(mode string, out *bufio.Writer) {
 	l.Close()
 	say("unclaimed=%s", strings.Join(files.Names(), ","))
 	say("close=%v", files.Close())
-	say("after-close=%d", files.Len())
+	say("after-close=%d", len(files.Names()))
 }
 
 // startChild re-executes the test binary through sh, so that LISTEN_PID can
@@ -237,8 +237,8 @@ func TestFilesClaiming(t *testing.T) {
 		lifecycle.NamedFile{Name: "state", File: r},
 	)
 	defer files.Close()
-	if got := strings.Join(files.Names(), ","); got != "http,http,dns,state" || files.Len() != 4 {
-		t.Fatalf("Names = %s, Len = %d", got, files.Len())
+	if got := strings.Join(files.Names(), ","); got != "http,http,dns,state" || len(files.Names()) != 4 {
+		t.Fatalf("Names = %s, Len = %d", got, len(files.Names()))
 	}
 
 	if _, err := files.Listener("dns"); err == nil {
@@ -257,9 +257,14 @@ func TestFilesClaiming(t *testing.T) {
 		}
 		ls[i].Close()
 	}
-	pc, err := files.PacketConn("dns")
+	fdns, err := files.File("dns")
+	if err != nil {
+		t.Fatalf("File(dns): %v", err)
+	}
+	pc, err := net.FilePacketConn(fdns)
+	fdns.Close()
 	if err != nil || pc.LocalAddr().String() != udp.LocalAddr().String() {
-		t.Fatalf("PacketConn = %v, %v", pc, err)
+		t.Fatalf("FilePacketConn of File(dns) = %v, %v", pc, err)
 	}
 	pc.Close()
 	if _, err := files.Listener("http"); !errors.Is(err, lifecycle.ErrNotFound) {
@@ -283,14 +288,14 @@ func TestTakeFilesMalformedReturnsNil(t *testing.T) {
 		t.Fatalf("TakeFiles with a malformed LISTEN_PID = %v, %v; want nil and an error", files, err)
 	}
 	files, err = lifecycle.TakeFiles(lifecycle.Environment{PID: os.Getpid()})
-	if err != nil || files == nil || files.Len() != 0 {
+	if err != nil || files == nil || len(files.Names()) != 0 {
 		t.Fatalf("TakeFiles without variables = %v, %v; want an empty set", files, err)
 	}
 }
 
 func TestFilesNil(t *testing.T) {
 	var files *lifecycle.Files
-	if files.Len() != 0 || files.Names() != nil || files.Close() != nil {
+	if len(files.Names()) != 0 || files.Names() != nil || files.Close() != nil {
 		t.Fatal("nil Files is not empty")
 	}
 	if _, err := files.Listener("http"); !errors.Is(err, lifecycle.ErrNotFound) {

@@ -10,29 +10,28 @@ import (
 	"strings"
 )
 
-// DefaultMemoryPressureTrigger is the PSI trigger written to a PSI file
+// defaultMemoryPressureTrigger is the PSI trigger written to a PSI file
 // when $MEMORY_PRESSURE_WRITE is unset: 200 ms of "some" stall in a 2 s
 // window, the default of systemd (MemoryPressureThresholdSec=) and of
 // libsystemd. The kernel overwrites the last byte written with a NUL
 // before parsing, so the trigger ends in one, as systemd's does.
-const DefaultMemoryPressureTrigger = "some 200000 2000000\x00"
+const defaultMemoryPressureTrigger = "some 200000 2000000\x00"
 
 // MemoryPressure is the memory pressure watch the manager asked for
 // (MemoryPressureWatch=, systemd >= 254). The zero value is disabled.
 type MemoryPressure struct {
 	// Path is the absolute, normalized path to watch: a PSI file (the
 	// cgroup's memory.pressure, or /proc/pressure/memory), a FIFO, a
-	// character device or a unix stream socket. Empty means disabled.
+	// character device or a unix stream socket. Empty means disabled: there
+	// is nothing to watch.
 	Path string
 
 	// Trigger is the decoded $MEMORY_PRESSURE_WRITE, written right after
 	// opening Path. Nil when the variable is unset or empty; a PSI file
-	// then gets DefaultMemoryPressureTrigger, anything else nothing.
+	// then gets the default of systemd and libsystemd, 200 ms of "some"
+	// stall in a 2 s window, anything else nothing.
 	Trigger []byte
 }
-
-// Enabled reports whether there is something to watch.
-func (m MemoryPressure) Enabled() bool { return m.Path != "" }
 
 // MemoryPressure parses $MEMORY_PRESSURE_WATCH and $MEMORY_PRESSURE_WRITE
 // as libsystemd's sd_event_add_memory_pressure does. An unset or empty
@@ -90,27 +89,27 @@ func decodeTrigger(s string) ([]byte, error) {
 	return b, nil
 }
 
-// MemoryPressureSource says what kind of file a memory pressure watch
+// memoryPressureSource says what kind of file a memory pressure watch
 // opened.
-type MemoryPressureSource uint8
+type memoryPressureSource uint8
 
 const (
-	SourcePSI        MemoryPressureSource = iota + 1 // a PSI file on procfs or cgroupfs: POLLPRI
-	SourceFIFO                                       // a FIFO: POLLIN, data discarded
-	SourceCharDevice                                 // a character device: POLLIN, data discarded
-	SourceSocket                                     // a unix stream socket: POLLIN, data discarded
+	sourcePSI        memoryPressureSource = iota + 1 // a PSI file on procfs or cgroupfs: POLLPRI
+	sourceFIFO                                       // a FIFO: POLLIN, data discarded
+	sourceCharDevice                                 // a character device: POLLIN, data discarded
+	sourceSocket                                     // a unix stream socket: POLLIN, data discarded
 )
 
 // String names the source for logs.
-func (s MemoryPressureSource) String() string {
+func (s memoryPressureSource) String() string {
 	switch s {
-	case SourcePSI:
+	case sourcePSI:
 		return "psi"
-	case SourceFIFO:
+	case sourceFIFO:
 		return "fifo"
-	case SourceCharDevice:
+	case sourceCharDevice:
 		return "char-device"
-	case SourceSocket:
+	case sourceSocket:
 		return "socket"
 	}
 	return "unknown"
@@ -121,8 +120,8 @@ func (s MemoryPressureSource) String() string {
 // or the watcher is closed. Arming happens before it returns: the file is
 // opened (a socket connected), the trigger written, and any error is
 // returned here, so the caller can report "armed" or why not. For a
-// disabled mp it returns a nil watcher and a nil error; a nil watcher's
-// methods are no-ops.
+// disabled mp (an empty Path) it returns a nil watcher and a nil error; a
+// nil watcher's methods are no-ops.
 //
 // fn should return quickly; events that arrive while it runs are merged.
 // Rate limiting is the caller's business. The spurious event some kernels

@@ -19,7 +19,7 @@ func TestWatchMemoryPressureWritesTriggerBeforeArming(t *testing.T) {
 		want    string
 	}{
 		{name: "from MEMORY_PRESSURE_WRITE", trigger: []byte("full 100000 2000000\x00"), want: "full 100000 2000000\x00"},
-		{name: "default when unset", trigger: nil, want: DefaultMemoryPressureTrigger},
+		{name: "default when unset", trigger: nil, want: defaultMemoryPressureTrigger},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,8 +41,8 @@ func TestWatchMemoryPressureWritesTriggerBeforeArming(t *testing.T) {
 			if string(got) != tt.want {
 				t.Fatalf("file holds %q once armed, want %q", got, tt.want)
 			}
-			if w.Source() != SourcePSI {
-				t.Fatalf("Source() = %v, want psi", w.Source())
+			if w.source != sourcePSI {
+				t.Fatalf("source = %v, want psi", w.source)
 			}
 		})
 	}

@@ -15,7 +15,7 @@ import (
 // MemoryPressureWatcher is an armed memory pressure watch. Stop it with
 // Close; a nil watcher is a no-op.
 type MemoryPressureWatcher struct {
-	source MemoryPressureSource
+	source memoryPressureSource
 	fd     int    // the watched descriptor
 	wake   [2]int // pipe: a byte on wake[1] ends the poll loop
 	events int16  // POLLPRI or POLLIN
@@ -41,7 +41,7 @@ func isPSIFilesystem(fd int) error {
 }
 
 func watchMemoryPressure(ctx context.Context, mp MemoryPressure, fn func(), psiFS func(int) error) (*MemoryPressureWatcher, error) {
-	if !mp.Enabled() {
+	if mp.Path == "" {
 		return nil, nil
 	}
 	if fn == nil {
@@ -77,14 +77,14 @@ func (w *MemoryPressureWatcher) arm(mp MemoryPressure, psiFS func(int) error) (p
 	trigger := mp.Trigger
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFSOCK:
-		w.source, w.events = SourceSocket, unix.POLLIN
+		w.source, w.events = sourceSocket, unix.POLLIN
 		if w.fd, err = connectStream(mp.Path, pathFD); err != nil {
 			return psiFilter{}, err
 		}
 	case unix.S_IFREG:
-		w.source, w.events = SourcePSI, unix.POLLPRI
+		w.source, w.events = sourcePSI, unix.POLLPRI
 		if trigger == nil {
-			trigger = []byte(DefaultMemoryPressureTrigger)
+			trigger = []byte(defaultMemoryPressureTrigger)
 		}
 		if w.fd, err = reopen(pathFD, unix.O_RDWR); err != nil {
 			return psiFilter{}, err
@@ -96,12 +96,12 @@ func (w *MemoryPressureWatcher) arm(mp MemoryPressure, psiFS func(int) error) (p
 		// Read-write even without a trigger: holding a write end keeps the
 		// FIFO from reporting POLLHUP forever once a writer has come and
 		// gone, so any number of writers can signal in turn.
-		w.source, w.events = SourceFIFO, unix.POLLIN
+		w.source, w.events = sourceFIFO, unix.POLLIN
 		if w.fd, err = reopen(pathFD, unix.O_RDWR); err != nil {
 			return psiFilter{}, err
 		}
 	case unix.S_IFCHR:
-		w.source, w.events = SourceCharDevice, unix.POLLIN
+		w.source, w.events = sourceCharDevice, unix.POLLIN
 		mode := unix.O_RDONLY
 		if trigger != nil {
 			mode = unix.O_RDWR
@@ -116,7 +116,7 @@ func (w *MemoryPressureWatcher) arm(mp MemoryPressure, psiFS func(int) error) (p
 	}
 
 	var filter psiFilter
-	if w.source == SourcePSI {
+	if w.source == sourcePSI {
 		var buf [256]byte
 		n, err := unix.Pread(w.fd, buf[:], 0)
 		if err != nil {
@@ -129,7 +129,7 @@ func (w *MemoryPressureWatcher) arm(mp MemoryPressure, psiFS func(int) error) (p
 			return psiFilter{}, fmt.Errorf("write trigger: %w", err)
 		}
 	}
-	if w.source == SourceFIFO && len(trigger) > 0 {
+	if w.source == sourceFIFO && len(trigger) > 0 {
 		// The trigger went into the FIFO we also read: take it back out so
 		// it is not mistaken for an event.
 		discard(w.fd, len(trigger))
@@ -237,7 +237,7 @@ func (w *MemoryPressureWatcher) loop(fn func(), filter psiFilter) {
 			}
 			continue
 		}
-		if w.source == SourcePSI {
+		if w.source == sourcePSI {
 			n, err := unix.Pread(w.fd, buf[:], 0)
 			if err != nil {
 				n = 0
@@ -267,18 +267,9 @@ func (w *MemoryPressureWatcher) stop() {
 	})
 }
 
-// Source reports what kind of file the watch opened.
-func (w *MemoryPressureWatcher) Source() MemoryPressureSource {
-	if w == nil {
-		return 0
-	}
-	return w.source
-}
-
-// Done is closed when the watch has stopped: after Close, after the
-// context passed to WatchMemoryPressure is done, or when the watch failed
-// (see Err). It is nil for a nil watcher.
-func (w *MemoryPressureWatcher) Done() <-chan struct{} {
+// doneChan is closed when the watch has stopped: after Close, after the
+// context passed to WatchMemoryPressure is done, or when the watch failed.
+func (w *MemoryPressureWatcher) doneChan() <-chan struct{} {
 	if w == nil {
 		return nil
 	}
@@ -287,7 +278,8 @@ func (w *MemoryPressureWatcher) Done() <-chan struct{} {
 
 // Err reports why the watch stopped on its own (the socket peer went away,
 // the cgroup was removed); it is nil while the watch runs and when it was
-// stopped by Close or its context.
+// stopped by Close or its context. After such a failure fn is not called
+// again; Close still releases the descriptors.
 func (w *MemoryPressureWatcher) Err() error {
 	if w == nil {
 		return nil

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -92,8 +93,8 @@ func TestWatchMemoryPressureFIFO(t *testing.T) {
 
 	c := newCounter()
 	w := watch(t, lifecycle.MemoryPressure{Path: path, Trigger: []byte("some 200000 2000000\x00")}, c.fn)
-	if w.Source() != lifecycle.SourceFIFO {
-		t.Fatalf("Source() = %v, want fifo", w.Source())
+	if k := sdwire.WatcherKind(w); k != "fifo" {
+		t.Fatalf("kind = %q, want fifo", k)
 	}
 	// The trigger written into the FIFO was taken back out before polling:
 	// nothing is queued, and it will not count as an event below.
@@ -131,8 +132,8 @@ func TestWatchMemoryPressureSocket(t *testing.T) {
 	c := newCounter()
 	trigger := []byte("some 150000 2000000\x00")
 	w := watch(t, lifecycle.MemoryPressure{Path: path, Trigger: trigger}, c.fn)
-	if w.Source() != lifecycle.SourceSocket {
-		t.Fatalf("Source() = %v, want socket", w.Source())
+	if k := sdwire.WatcherKind(w); k != "socket" {
+		t.Fatalf("kind = %q, want socket", k)
 	}
 	conn, err := ln.Accept()
 	if err != nil {
@@ -150,7 +151,7 @@ func TestWatchMemoryPressureSocket(t *testing.T) {
 	// The peer going away ends the watch with a reason.
 	conn.Close()
 	select {
-	case <-w.Done():
+	case <-lifecycle.WatcherDone(w):
 	case <-time.After(10 * time.Second):
 		t.Fatal("watch still running after its peer closed")
 	}
@@ -174,7 +175,7 @@ func TestWatchMemoryPressureContextCancel(t *testing.T) {
 	}
 	cancel()
 	select {
-	case <-w.Done():
+	case <-lifecycle.WatcherDone(w):
 	case <-time.After(10 * time.Second):
 		t.Fatal("watch still running after its context was canceled")
 	}
@@ -192,7 +193,7 @@ func TestWatchMemoryPressureDisabled(t *testing.T) {
 		t.Fatalf("WatchMemoryPressure(disabled) = %v, %v; want nil, nil", w, err)
 	}
 	// A nil watcher is a no-op.
-	if w.Close() != nil || w.Err() != nil || w.Done() != nil || w.Source() != 0 {
+	if w.Close() != nil || w.Err() != nil || lifecycle.WatcherDone(w) != nil || sdwire.WatcherKind(w) != "unknown" {
 		t.Fatal("nil watcher is not a no-op")
 	}
 }
@@ -274,8 +275,8 @@ func TestWatchMemoryPressureRealPSI(t *testing.T) {
 		t.Fatalf("arming %s: %v", path, err)
 	}
 	t.Logf("armed %s", path)
-	if w.Source() != lifecycle.SourcePSI {
-		t.Fatalf("Source() = %v, want psi", w.Source())
+	if k := sdwire.WatcherKind(w); k != "psi" {
+		t.Fatalf("kind = %q, want psi", k)
 	}
 	if err := w.Close(); err != nil || w.Err() != nil {
 		t.Fatalf("Close() = %v, Err() = %v", err, w.Err())

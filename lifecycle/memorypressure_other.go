@@ -5,10 +5,10 @@ package lifecycle
 import "context"
 
 // MemoryPressureWatcher is an armed memory pressure watch; it needs Linux.
-type MemoryPressureWatcher struct{}
+type MemoryPressureWatcher struct{ source memoryPressureSource }
 
 func watchMemoryPressure(_ context.Context, mp MemoryPressure, _ func(), _ func(int) error) (*MemoryPressureWatcher, error) {
-	if !mp.Enabled() {
+	if mp.Path == "" {
 		return nil, nil
 	}
 	return nil, ErrUnsupported
@@ -16,11 +16,8 @@ func watchMemoryPressure(_ context.Context, mp MemoryPressure, _ func(), _ func(
 
 func isPSIFilesystem(int) error { return ErrUnsupported }
 
-// Source reports what kind of file the watch opened.
-func (*MemoryPressureWatcher) Source() MemoryPressureSource { return 0 }
-
-// Done is nil: there is never a watch to stop.
-func (*MemoryPressureWatcher) Done() <-chan struct{} { return nil }
+// doneChan is nil: there is never a watch to stop.
+func (*MemoryPressureWatcher) doneChan() <-chan struct{} { return nil }
 
 // Err is always nil.
 func (*MemoryPressureWatcher) Err() error { return nil }

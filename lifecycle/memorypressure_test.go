@@ -50,7 +50,7 @@ func TestEnvironmentMemoryPressure(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got.Path != tt.want.Path || !bytes.Equal(got.Trigger, tt.want.Trigger) || got.Enabled() != (tt.want.Path != "") {
+			if got.Path != tt.want.Path || !bytes.Equal(got.Trigger, tt.want.Trigger) {
 				t.Fatalf("MemoryPressure() = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -66,12 +66,12 @@ func FuzzMemoryPressure(f *testing.F) {
 	f.Fuzz(func(t *testing.T, watch, write string) {
 		mp, err := Environment{MemoryPressureWatch: watch, MemoryPressureWrite: write}.MemoryPressure()
 		if err != nil {
-			if mp.Enabled() || mp.Trigger != nil {
+			if mp.Path != "" || mp.Trigger != nil {
 				t.Fatalf("error %v with a non-zero result %+v", err, mp)
 			}
 			return
 		}
-		if !mp.Enabled() {
+		if mp.Path == "" {
 			if watch != "" && watch != "/dev/null" {
 				t.Fatalf("watch %q parsed as disabled", watch)
 			}

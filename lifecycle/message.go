@@ -4,18 +4,17 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/sdlife/sdlife/internal/sdwire"
 )
 
 const (
-	// MaxMessageSize is the largest notification the manager reads: PID 1
+	// maxMessageSize is the largest notification the manager reads: PID 1
 	// receives into a PIPE_BUF-sized buffer and drops anything longer.
-	MaxMessageSize = 4096
+	maxMessageSize = sdwire.MaxMessageSize
 
-	// MaxFDs is the most descriptors one message may carry (SCM_MAX_FD).
-	MaxFDs = 253
-
-	// MaxFDNameLen is the longest descriptor name the manager accepts.
-	MaxFDNameLen = 255
+	// maxFDs is the most descriptors one message may carry (SCM_MAX_FD).
+	maxFDs = sdwire.MaxFDs
 )
 
 // Fixed messages, built once so that sending them does not allocate.
@@ -73,11 +72,11 @@ func validKey(k string) bool {
 }
 
 // validateState checks a raw notification: one or more KEY=VALUE lines, no
-// NUL byte, no empty line in the middle, at most MaxMessageSize bytes. A
+// NUL byte, no empty line in the middle, at most maxMessageSize bytes. A
 // single trailing newline is allowed, as sd_notify callers often add one.
 func validateState(state string) error {
-	if len(state) > MaxMessageSize {
-		return fmt.Errorf("%w (%d bytes)", ErrMessageTooLarge, len(state))
+	if len(state) > maxMessageSize {
+		return tooLarge("message", len(state))
 	}
 	if state == "" {
 		return fmt.Errorf("%w: empty message", ErrInvalidMessage)
@@ -120,24 +119,15 @@ func validateValue(key, v string) error {
 	return nil
 }
 
-// ValidFDName reports whether name is acceptable to the manager as FDNAME=
-// and in $LISTEN_FDNAMES: 1 to 255 printable ASCII characters, no colon.
-func ValidFDName(name string) bool {
-	if name == "" || len(name) > MaxFDNameLen {
-		return false
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if c < 0x20 || c > 0x7e || c == ':' {
-			return false
-		}
-	}
-	return true
-}
-
+// checkFDName rejects a descriptor name the manager would refuse.
 func checkFDName(name string) error {
-	if !ValidFDName(name) {
-		return fmt.Errorf("%w %q: want 1-255 printable ASCII characters without ':'", ErrInvalidName, name)
+	if !sdwire.ValidFDName(name) {
+		return fmt.Errorf("%w: descriptor name %q: want 1-255 printable ASCII characters without ':'", ErrInvalidMessage, name)
 	}
 	return nil
+}
+
+// tooLarge is the error for what does not fit in one datagram.
+func tooLarge(what string, n int) error {
+	return fmt.Errorf("%w: %s of %d bytes exceeds the %d bytes of one notification", ErrInvalidMessage, what, n, maxMessageSize)
 }

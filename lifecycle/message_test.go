@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/sdlife/sdlife/internal/sdwire"
 )
 
 func TestAppendStatus(t *testing.T) {
@@ -47,7 +49,7 @@ func FuzzAppendStatus(f *testing.F) {
 		if !utf8.Valid(got) {
 			t.Fatalf("status %q produced invalid UTF-8: %q", s, got)
 		}
-		if err := validateState(string(got)); len(got) <= MaxMessageSize && err != nil {
+		if err := validateState(string(got)); len(got) <= maxMessageSize && err != nil {
 			t.Fatalf("sanitized status rejected: %v", err)
 		}
 	})
@@ -70,8 +72,8 @@ func TestValidateState(t *testing.T) {
 		{name: "lower-case key", give: "ready=1", wantErr: ErrInvalidMessage},
 		{name: "empty key", give: "=1", wantErr: ErrInvalidMessage},
 		{name: "NUL", give: "STATUS=a\x00b", wantErr: ErrInvalidMessage},
-		{name: "too large", give: "STATUS=" + strings.Repeat("a", MaxMessageSize), wantErr: ErrMessageTooLarge},
-		{name: "exactly max", give: "STATUS=" + strings.Repeat("a", MaxMessageSize-7)},
+		{name: "too large", give: "STATUS=" + strings.Repeat("a", maxMessageSize), wantErr: ErrInvalidMessage},
+		{name: "exactly max", give: "STATUS=" + strings.Repeat("a", maxMessageSize-7)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -92,7 +94,7 @@ func FuzzValidateState(f *testing.F) {
 			return
 		}
 		// Anything accepted is what the manager parses as assignments.
-		if len(s) > MaxMessageSize || strings.IndexByte(s, 0) >= 0 {
+		if len(s) > maxMessageSize || strings.IndexByte(s, 0) >= 0 {
 			t.Fatalf("accepted %q", s)
 		}
 		for _, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
@@ -104,41 +106,15 @@ func FuzzValidateState(f *testing.F) {
 	})
 }
 
-func TestValidFDName(t *testing.T) {
-	tests := []struct {
-		name string
-		give string
-		want bool
-	}{
-		{name: "simple", give: "http", want: true},
-		{name: "unit name", give: "chi-server.socket", want: true},
-		{name: "spaces and symbols", give: "a b=c/d", want: true},
-		{name: "max length", give: strings.Repeat("a", MaxFDNameLen), want: true},
-		{name: "empty", give: "", want: false},
-		{name: "too long", give: strings.Repeat("a", MaxFDNameLen+1), want: false},
-		{name: "colon", give: "a:b", want: false},
-		{name: "newline", give: "a\nb", want: false},
-		{name: "DEL", give: "a\x7f", want: false},
-		{name: "non-ASCII", give: "grüße", want: false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := ValidFDName(tt.give); got != tt.want {
-				t.Fatalf("ValidFDName(%q) = %v, want %v", tt.give, got, tt.want)
-			}
-		})
-	}
-}
-
 func FuzzValidFDName(f *testing.F) {
 	for _, s := range []string{"http", "a:b", "", "\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if !ValidFDName(s) {
+		if !sdwire.ValidFDName(s) {
 			return
 		}
-		if strings.ContainsAny(s, ":\n\x00") || len(s) > MaxFDNameLen || s == "" {
+		if strings.ContainsAny(s, ":\n\x00") || len(s) > 255 || s == "" {
 			t.Fatalf("accepted %q", s)
 		}
 		// A valid name survives the round trip through $LISTEN_FDNAMES.

@@ -9,7 +9,9 @@ import (
 	"time"
 )
 
-// Notifier sends notifications to the service manager.
+// Notifier sends notifications to the service manager, one typed method
+// per variable of sd_notify(3), plus Notify and NotifyWithFiles for the
+// rest.
 //
 // It keeps one socket open for the life of the process and sends every
 // message with one system call; when the manager re-creates its socket
@@ -21,6 +23,10 @@ import (
 // process does not run under a service manager, and sent == true once the
 // datagram was queued to the manager's socket: like sd_notify(3), success
 // does not mean the manager has processed it (use Barrier for that).
+// Input the manager would misread is rejected before sending with an
+// error matching ErrInvalidMessage; a socket that cannot be reached gives
+// an error matching ErrUnreachable, and the next send tries again. After
+// Close, sends return an error.
 type Notifier struct {
 	addr address
 
@@ -29,7 +35,7 @@ type Notifier struct {
 	buf         []byte          // guarded by mu; reused for messages with values
 	closed      bool            // guarded by mu
 	unreachable bool            // guarded by mu; the last send found the socket unreachable
-	onReach     func(err error) // guarded by mu; see OnReachability
+	onReach     func(err error) // guarded by mu; see onReachability
 }
 
 // NewNotifier returns a Notifier for env.NotifySocket. An unset socket
@@ -49,26 +55,26 @@ func NewNotifier(env Environment) (*Notifier, error) {
 		return nil, fmt.Errorf("%w, but NOTIFY_SOCKET is set", ErrUnsupported)
 	}
 	n.addr = addr
-	n.buf = make([]byte, 0, MaxMessageSize)
+	n.buf = make([]byte, 0, maxMessageSize)
 	return n, nil
 }
 
-// Enabled reports whether the Notifier sends to a service manager.
-func (n *Notifier) Enabled() bool { return n != nil && n.addr.kind != 0 }
+// enabled reports whether the Notifier sends to a service manager.
+func (n *Notifier) enabled() bool { return n != nil && n.addr.kind != 0 }
 
-// Address returns the manager's socket in $NOTIFY_SOCKET notation, or ""
+// address returns the manager's socket in $NOTIFY_SOCKET notation, or ""
 // when the Notifier is not enabled.
-func (n *Notifier) Address() string {
-	if !n.Enabled() {
+func (n *Notifier) address() string {
+	if !n.enabled() {
 		return ""
 	}
 	return n.addr.String()
 }
 
-// Close closes the socket. Further sends return ErrClosed. Close on a
+// Close closes the socket; further sends return an error. Close on a
 // disabled Notifier is a no-op.
 func (n *Notifier) Close() error {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return nil
 	}
 	n.mu.Lock()
@@ -101,7 +107,7 @@ func (n *Notifier) RestartReset() (sent bool, err error) { return n.sendFixed(ms
 // datagram, as Type=notify-reload requires. Call Ready when the reload is
 // complete.
 func (n *Notifier) Reloading() (sent bool, err error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	usec, err := monotonicUsec()
@@ -119,22 +125,22 @@ func (n *Notifier) Reloading() (sent bool, err error) {
 // STATUS=. The text is sanitized rather than rejected: CR, LF and NUL
 // become spaces and invalid UTF-8 becomes U+FFFD, so it can never inject
 // another assignment. Text that does not fit in one datagram is rejected
-// with ErrMessageTooLarge (MaxStatusLen bytes of plain ASCII fit).
+// with ErrInvalidMessage: 4089 bytes of plain ASCII fit.
 func (n *Notifier) Status(text string) (sent bool, err error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.buf = appendStatus(n.buf[:0], text)
-	if len(n.buf) > MaxMessageSize {
-		return false, fmt.Errorf("%w: STATUS of %d bytes", ErrMessageTooLarge, len(text))
+	if len(n.buf) > maxMessageSize {
+		return false, tooLarge("STATUS", len(text))
 	}
 	return n.sendLocked(n.buf, nil)
 }
 
-// MaxStatusLen is the longest ASCII text Status accepts.
-const MaxStatusLen = MaxMessageSize - len("STATUS=")
+// maxStatusLen is the longest ASCII text Status accepts.
+const maxStatusLen = maxMessageSize - len("STATUS=")
 
 // Errno reports the errno-style error the service failed with: ERRNO=.
 func (n *Notifier) Errno(errno syscall.Errno) (sent bool, err error) {
@@ -176,7 +182,7 @@ func (n *Notifier) MainPID(pid int) (sent bool, err error) {
 // (systemd >= 257). Unlike MainPID it cannot name a recycled PID. Obtain
 // the pidfd with unix.PidfdOpen and wrap it with os.NewFile.
 func (n *Notifier) MainPIDFD(pidfd syscall.Conn) (sent bool, err error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	if pidfd == nil {
@@ -228,8 +234,7 @@ func (n *Notifier) NotifyAccess(level NotifyAccessLevel) (sent bool, err error) 
 }
 
 // Notify sends state verbatim after checking it: newline-separated
-// KEY=VALUE lines (KEY in [A-Z0-9_]), no NUL byte, at most MaxMessageSize
-// bytes. Use it for private X_* keys and for variables newer than this
+// KEY=VALUE lines (KEY in [A-Z0-9_]), no NUL byte, at most 4096 bytes. Use it for private X_* keys and for variables newer than this
 // package. It never sanitizes: invalid input is an error.
 func (n *Notifier) Notify(state string) (sent bool, err error) {
 	return n.NotifyWithFiles(state)
@@ -241,7 +246,7 @@ func (n *Notifier) Notify(state string) (sent bool, err error) {
 // is switched to blocking mode. The manager closes descriptors that arrive
 // without FDSTORE=1 or BARRIER=1.
 func (n *Notifier) NotifyWithFiles(state string, files ...syscall.Conn) (sent bool, err error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	if err := validateState(state); err != nil {
@@ -271,7 +276,7 @@ func (n *Notifier) FDStoreNoPoll(name string, files ...syscall.Conn) (sent bool,
 }
 
 func (n *Notifier) fdStore(name, extra string, files []syscall.Conn) (bool, error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	if err := checkFDName(name); err != nil {
@@ -291,7 +296,7 @@ func (n *Notifier) fdStore(name, extra string, files []syscall.Conn) (bool, erro
 // FDStoreRemove asks the manager to close and forget every stored
 // descriptor named name: FDSTOREREMOVE=1 (systemd >= 236).
 func (n *Notifier) FDStoreRemove(name string) (sent bool, err error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	if err := checkFDName(name); err != nil {
@@ -305,7 +310,7 @@ func (n *Notifier) FDStoreRemove(name string) (sent bool, err error) {
 }
 
 func (n *Notifier) sendFixed(msg []byte) (bool, error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	n.mu.Lock()
@@ -314,7 +319,7 @@ func (n *Notifier) sendFixed(msg []byte) (bool, error) {
 }
 
 func (n *Notifier) sendUint(prefix string, v uint64) (bool, error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	n.mu.Lock()
@@ -327,14 +332,14 @@ func (n *Notifier) sendUint(prefix string, v uint64) (bool, error) {
 // sendText sends key=value for a value supplied by the caller, rejecting
 // values that would break the message.
 func (n *Notifier) sendText(key, value string) (bool, error) {
-	if !n.Enabled() {
+	if !n.enabled() {
 		return false, nil
 	}
 	if err := validateValue(key, value); err != nil {
 		return false, err
 	}
-	if len(key)+1+len(value) > MaxMessageSize {
-		return false, fmt.Errorf("%w: %s", ErrMessageTooLarge, key)
+	if l := len(key) + 1 + len(value); l > maxMessageSize {
+		return false, tooLarge(key, l)
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -347,7 +352,7 @@ func (n *Notifier) sendText(key, value string) (bool, error) {
 // sendLocked sends msg with already-open descriptors; n.mu is held.
 func (n *Notifier) sendLocked(msg []byte, fds []int) (bool, error) {
 	if n.closed {
-		return false, ErrClosed
+		return false, errClosed
 	}
 	if err := n.t.send(n.addr, msg, fds); err != nil {
 		if !n.unreachable && errors.Is(err, ErrUnreachable) {
@@ -367,23 +372,20 @@ func (n *Notifier) sendLocked(msg []byte, fds []int) (bool, error) {
 	return true, nil
 }
 
-// OnReachability makes f hear when the manager's socket changes from
-// reachable to unreachable and back, as sends find it: f(err) at the first
-// send that fails with an error matching ErrUnreachable, f(nil) at the
-// first send that gets through after that, and nothing in between. The
-// socket counts as reachable until a send says otherwise. f replaces any
-// earlier one; nil removes it.
+// onReachability makes f hear when the manager's socket changes from
+// reachable to unreachable and back, as sends find it (the contract is
+// sdwire.Notifier's, through which sdlife and httpadapter reach it).
 //
 // f runs inside the send, with the Notifier locked: it must return soon
 // (log a line, signal a goroutine) and call no method of the Notifier but
-// Address and Enabled.
+// address and enabled.
 //
 // Sends are never skipped or delayed for an unreachable socket: a
 // watchdog ping must go out when the manager is back. Retrying with
 // backoff is for callers that resend by themselves, such as a periodic
-// status line; Reachable tells them.
-func (n *Notifier) OnReachability(f func(err error)) {
-	if !n.Enabled() {
+// status line; reachable tells them.
+func (n *Notifier) onReachability(f func(err error)) {
+	if !n.enabled() {
 		return
 	}
 	n.mu.Lock()
@@ -391,10 +393,10 @@ func (n *Notifier) OnReachability(f func(err error)) {
 	n.onReach = f
 }
 
-// Reachable reports false when the last send found the manager's socket
-// unreachable (see OnReachability), true otherwise.
-func (n *Notifier) Reachable() bool {
-	if !n.Enabled() {
+// reachable reports false when the last send found the manager's socket
+// unreachable (see onReachability), true otherwise.
+func (n *Notifier) reachable() bool {
+	if !n.enabled() {
 		return true
 	}
 	n.mu.Lock()
@@ -405,8 +407,8 @@ func (n *Notifier) Reachable() bool {
 // sendFilesLocked duplicates the descriptors behind files, sends them with
 // msg, and closes the duplicates; n.mu is held.
 func (n *Notifier) sendFilesLocked(msg []byte, files []syscall.Conn) (bool, error) {
-	if len(files) > MaxFDs {
-		return false, fmt.Errorf("%w (%d)", ErrTooManyFDs, len(files))
+	if len(files) > maxFDs {
+		return false, fmt.Errorf("%w: %d descriptors in one message, at most %d fit", ErrInvalidMessage, len(files), maxFDs)
 	}
 	if len(files) == 0 {
 		return n.sendLocked(msg, nil)

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -19,7 +20,7 @@ func TestNotifierReachability(t *testing.T) {
 	n := mustNotifier(t, lifecycle.Environment{NotifySocket: path})
 	defer n.Close()
 	var got []string
-	n.OnReachability(func(err error) {
+	sdwire.NotifierOf(n).OnReachability(func(err error) {
 		if err == nil {
 			got = append(got, "reachable")
 			return
@@ -65,7 +66,7 @@ func TestNotifierReachability(t *testing.T) {
 				t.Fatalf("%s: Status = %v, %v; want ErrUnreachable and ENOENT", tt.name, sent, err)
 			}
 		}
-		if n.Reachable() != tt.wantOK {
+		if sdwire.NotifierOf(n).Reachable() != tt.wantOK {
 			t.Errorf("%s: Reachable() = %v", tt.name, !tt.wantOK)
 		}
 		if !slices.Equal(got, tt.want) {

@@ -10,12 +10,10 @@ import (
 // ping. The zero value is a disabled watchdog.
 type Watchdog struct {
 	// Interval is WatchdogSec=: the manager acts when no ping arrived for
-	// this long. Zero means the watchdog is disabled for this process.
+	// this long. Zero means the watchdog is disabled for this process;
+	// above zero the process must ping.
 	Interval time.Duration
 }
-
-// Enabled reports whether the process must ping the watchdog.
-func (w Watchdog) Enabled() bool { return w.Interval > 0 }
 
 // PingInterval is how often to ping: half the interval, as
 // sd_watchdog_enabled(3) recommends, so one late ping is not fatal. It is

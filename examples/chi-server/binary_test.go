@@ -233,7 +233,7 @@ func TestConfigErrors(t *testing.T) {
 				os.WriteFile(path, []byte(tt.give), 0o644)
 			}
 			cmd := exec.Command(binary, "-config", path)
-			cmd.Env = append(cleanEnv(), "NOTIFY_SOCKET="+m.Address())
+			cmd.Env = append(cleanEnv(), "NOTIFY_SOCKET="+m.Environment().NotifySocket)
 			out, err := cmd.CombinedOutput()
 			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 1 {
 				t.Fatalf("exit: %v, want code 1; output %q", err, out)
@@ -255,7 +255,7 @@ func TestConfigErrors(t *testing.T) {
 func underManager(t *testing.T, fields map[string]string, opts ...sdtest.Option) (*server, *sdtest.Manager, sdtest.Message) {
 	t.Helper()
 	m := sdtest.NewManager(t, opts...)
-	env := []string{"NOTIFY_SOCKET=" + m.Address()}
+	env := []string{"NOTIFY_SOCKET=" + m.Environment().NotifySocket}
 	e := m.Environment()
 	if e.WatchdogUSec != "" {
 		env = append(env, "WATCHDOG_USEC="+e.WatchdogUSec) // no WATCHDOG_PID: the child's PID is not known yet
@@ -337,7 +337,7 @@ func TestReload(t *testing.T) {
 	writeConfig(t, s.config, map[string]string{"listen": s.addr, "greeting": "two"})
 	s.signal(syscall.SIGHUP)
 	reloading, err := m.Wait(ctxT(t), sdtest.After(ready.Seq, sdtest.Has("RELOADING", "1")))
-	if err != nil || !reloading.Has("MONOTONIC_USEC", "") {
+	if err != nil || !sdtest.Has("MONOTONIC_USEC", "")(reloading) {
 		t.Fatalf("RELOADING: %+v, %v", reloading, err)
 	}
 	ready, err = m.Wait(ctxT(t), sdtest.After(reloading.Seq, sdtest.Has("READY", "1")))
@@ -390,7 +390,7 @@ func TestHealthFlipStopsWatchdog(t *testing.T) {
 	settled := len(m.Messages())
 	time.Sleep(800 * time.Millisecond)
 	for _, msg := range m.Messages()[settled:] {
-		if msg.Has("WATCHDOG", "1") {
+		if sdtest.Has("WATCHDOG", "1")(msg) {
 			t.Fatalf("watchdog pinged while unhealthy: %+v", msg)
 		}
 	}
@@ -433,7 +433,7 @@ func TestStopDrainsInFlight(t *testing.T) {
 	}
 	// STOPPING=1 came before anything else of the stop.
 	for _, msg := range m.Messages()[ready.Seq : stopping.Seq-1] {
-		if !msg.Has("STATUS", "") && !msg.Has("WATCHDOG", "") {
+		if !sdtest.Has("STATUS", "")(msg) && !sdtest.Has("WATCHDOG", "")(msg) {
 			t.Fatalf("%q before STOPPING=1", msg.Raw)
 		}
 	}

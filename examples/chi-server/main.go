@@ -52,7 +52,7 @@ func run(args []string, stderr io.Writer) int {
 	if f, ok := stderr.(*os.File); ok {
 		logger = lifecycle.NewLogger(f, env, nil) // journal-native under systemd, text on a terminal
 	}
-	if !env.Supervised() {
+	if env.NotifySocket == "" {
 		logger.Info("not running under systemd ($NOTIFY_SOCKET unset): readiness, status and watchdog notifications are off")
 	}
 

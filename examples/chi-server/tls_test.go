@@ -75,7 +75,7 @@ func startTLSServer(t *testing.T, dir string, m *sdtest.Manager, env ...string) 
 	s := &server{t: t, addr: freeAddr(t), config: filepath.Join(dir, "config.json"), log: &logBuffer{}, exited: make(chan struct{})}
 	writeFile(t, s.config, tlsConfigJSON(t, s.addr))
 	s.cmd = exec.Command(binary, "-config", s.config)
-	s.cmd.Env = append(append(cleanEnv(), "NOTIFY_SOCKET="+m.Address()), env...)
+	s.cmd.Env = append(append(cleanEnv(), "NOTIFY_SOCKET="+m.Environment().NotifySocket), env...)
 	s.cmd.Stderr = s.log
 	if err := s.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestTLSStartErrors(t *testing.T) {
 				t.Fatalf("STATUS %q: want start failed naming %s", status, tt.wantFile)
 			}
 			for _, msg := range m.Messages() {
-				if msg.Has("READY", "1") {
+				if sdtest.Has("READY", "1")(msg) {
 					t.Fatalf("READY=1 sent by a failed start: %+v", m.Messages())
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -77,7 +78,7 @@ func (cfg *ListenConfig) ConnStore(inUse int) (*ConnStore, error) {
 		notifier: c.Notifier,
 		prefix:   connPrefix(c.Name) + strconv.Itoa(os.Getpid()) + "-",
 	}
-	if c.Notifier.Enabled() && c.FDStore.Enabled() {
+	if sdwire.NotifierOf(c.Notifier).Enabled() && c.FDStore.Enabled() {
 		s.room = max(min(c.FDStore.Max, MaxStoredDescriptors)-inUse, 0)
 	}
 	return s, nil
@@ -93,7 +94,7 @@ func (s *ConnStore) Room() int {
 	return s.room
 }
 
-// Store hands conns to the fd store, up to lifecycle.MaxFDs in each
+// Store hands conns to the fd store, up to sdwire.MaxFDs (253) in each
 // message under a name of its own, and returns those it stored and the
 // rest. The caller closes the stored ones (the manager holds a
 // duplicate, so the client notices nothing) and falls back to the
@@ -130,8 +131,8 @@ func (s *ConnStore) Store(conns []net.Conn) (stored, rest []net.Conn, err error)
 		ok = append(ok, c)
 		socks = append(socks, sc)
 	}
-	for start := 0; start < len(ok); start += lifecycle.MaxFDs {
-		end := min(start+lifecycle.MaxFDs, len(ok))
+	for start := 0; start < len(ok); start += sdwire.MaxFDs {
+		end := min(start+sdwire.MaxFDs, len(ok))
 		name := s.prefix + strconv.Itoa(s.batch+1)
 		if _, err = s.notifier.FDStore(name, socks[start:end]...); err != nil {
 			rest = append(rest, ok[start:]...)

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sdlife/sdlife/lifecycle"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
 
@@ -322,8 +322,8 @@ func TestAdoptConnsBadInputs(t *testing.T) {
 			if len(conns) != 1 || conns[0].RemoteAddr().String() != client.LocalAddr().String() {
 				t.Fatalf("adopted %d connections, want the valid one", len(conns))
 			}
-			if files.Len() != 0 {
-				t.Errorf("%d descriptors left unclaimed", files.Len())
+			if len(files.Names()) != 0 {
+				t.Errorf("%d descriptors left unclaimed", len(files.Names()))
 			}
 			if !strings.Contains(logs.String(), "cannot be served") || !strings.Contains(logs.String(), tt.wantLog) {
 				t.Errorf("log %q, want a line with %q", logs.String(), tt.wantLog)
@@ -334,7 +334,7 @@ func TestAdoptConnsBadInputs(t *testing.T) {
 			}
 			removed := 0
 			for _, msg := range m.Messages() {
-				if msg.Has("FDSTOREREMOVE", "1") {
+				if sdtest.Has("FDSTOREREMOVE", "1")(msg) {
 					removed++
 				}
 			}
@@ -449,7 +449,7 @@ func TestConnStoreFallbacks(t *testing.T) {
 			}
 			if tt.wantStored == 0 {
 				for _, msg := range m.Messages() {
-					if msg.Has("FDSTORE", "1") {
+					if sdtest.Has("FDSTORE", "1")(msg) {
 						t.Errorf("sent %q", msg.Raw)
 					}
 				}
@@ -480,7 +480,7 @@ func TestConnStoreNil(t *testing.T) {
 // TestConnStoreBatches: more connections than one message may carry go in
 // several messages, each under its own name, and all come back.
 func TestConnStoreBatches(t *testing.T) {
-	const n = lifecycle.MaxFDs + 47
+	const n = sdwire.MaxFDs + 47
 	m := sdtest.NewManager(t, sdtest.WithFDStore(n+1))
 	cfg := ListenConfig{Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
 	cs, err := cfg.ConnStore(1)
@@ -501,10 +501,10 @@ func TestConnStoreBatches(t *testing.T) {
 	barrier(t, m)
 	var msgs []string
 	for _, msg := range m.Messages() {
-		if msg.Has("FDSTORE", "1") {
+		if sdtest.Has("FDSTORE", "1")(msg) {
 			name, _ := msg.Get("FDNAME")
 			msgs = append(msgs, name)
-			if msg.NumFDs > lifecycle.MaxFDs {
+			if msg.NumFDs > sdwire.MaxFDs {
 				t.Errorf("%d descriptors in one message", msg.NumFDs)
 			}
 		}

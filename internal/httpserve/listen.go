@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -425,7 +426,7 @@ func (cfg *ListenConfig) drop(l net.Listener, log *slog.Logger) error {
 // starting with the field's name; nil when c can work.
 func CheckListen(c httpadapter.ListenConfig) []string {
 	var errs []string
-	if c.Name != "" && !lifecycle.ValidFDName(c.Name) {
+	if c.Name != "" && !sdwire.ValidFDName(c.Name) {
 		errs = append(errs, fmt.Sprintf("Name %q: want 1 to 255 ASCII characters, no control characters and no ':'", c.Name))
 	}
 	if c.Backlog < 0 {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 	"github.com/sdlife/sdlife/lifecycle/sdtest"
 )
@@ -60,7 +61,7 @@ func TestListenBindsWithoutStore(t *testing.T) {
 	}
 	barrier(t, m)
 	for _, msg := range m.Messages() {
-		if msg.Has("FDSTORE", "1") {
+		if sdtest.Has("FDSTORE", "1")(msg) {
 			t.Fatal("stored although the store is not enabled")
 		}
 	}
@@ -179,14 +180,14 @@ func TestListenSeveralDescriptors(t *testing.T) {
 			if src != SourceActivation || l.Addr().String() != addr {
 				t.Errorf("got %v from %v, want %s from activation", l.Addr(), src, addr)
 			}
-			if files.Len() != 0 {
-				t.Errorf("%d descriptors left unclaimed", files.Len())
+			if len(files.Names()) != 0 {
+				t.Errorf("%d descriptors left unclaimed", len(files.Names()))
 			}
 			barrier(t, m)
 			removed := false
 			for _, msg := range m.Messages() {
-				removed = removed || msg.Has("FDSTOREREMOVE", "1")
-				if msg.Has("FDSTORE", "1") {
+				removed = removed || sdtest.Has("FDSTOREREMOVE", "1")(msg)
+				if sdtest.Has("FDSTORE", "1")(msg) {
 					t.Error("stored a socket-activated listener")
 				}
 			}
@@ -406,7 +407,7 @@ func FuzzListenConfig(f *testing.F) {
 			}
 			return
 		}
-		if !lifecycle.ValidFDName(cfg.Name) {
+		if !sdwire.ValidFDName(cfg.Name) {
 			t.Fatalf("accepted name %q", cfg.Name)
 		}
 		if strings.HasPrefix(cfg.Network, "tcp") && cfg.Address != "" {
@@ -544,13 +545,13 @@ func TestListenStoredAddressWins(t *testing.T) {
 			barrier(t, m)
 			var removed, storedAfter bool
 			for _, msg := range m.Messages()[seq:] {
-				if msg.Has("FDSTOREREMOVE", "1") {
+				if sdtest.Has("FDSTOREREMOVE", "1")(msg) {
 					removed = true
-					if !msg.Has("FDNAME", "http") {
+					if !sdtest.Has("FDNAME", "http")(msg) {
 						t.Errorf("FDSTOREREMOVE for %q, want http", msg.Raw)
 					}
 				}
-				storedAfter = storedAfter || msg.Has("FDSTORE", "1") && removed
+				storedAfter = storedAfter || sdtest.Has("FDSTORE", "1")(msg) && removed
 			}
 			stored := storedListenerAddrs(t, m, "http")
 			now := res.Listener.Addr().String()
@@ -649,7 +650,7 @@ func TestListenActivationAddressMismatch(t *testing.T) {
 			}
 			barrier(t, m)
 			for _, msg := range m.Messages() {
-				if msg.Has("FDSTOREREMOVE", "1") || msg.Has("FDSTORE", "1") {
+				if sdtest.Has("FDSTOREREMOVE", "1")(msg) || sdtest.Has("FDSTORE", "1")(msg) {
 					t.Errorf("sent %q for a socket-activated listener", msg.Raw)
 				}
 			}

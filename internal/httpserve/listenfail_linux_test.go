@@ -106,7 +106,7 @@ func TestListenUnbindableKeepsStored(t *testing.T) {
 			c.Close()
 			barrier(t, m)
 			for _, msg := range m.Messages()[seq:] {
-				if msg.Has("FDSTOREREMOVE", "1") || msg.Has("FDSTORE", "1") {
+				if sdtest.Has("FDSTOREREMOVE", "1")(msg) || sdtest.Has("FDSTORE", "1")(msg) {
 					t.Errorf("sent %q; the store must keep the listener as it is", msg.Raw)
 				}
 			}
@@ -198,8 +198,11 @@ func TestListenStoreNeverOverfull(t *testing.T) {
 				t.Fatalf("adopted %d, want %d", res.Adopted, conns)
 			}
 			barrier(t, m)
-			if full := m.StoreFull(); len(full) != 0 {
-				t.Errorf("the manager found the store full for %q (PID 1: \"Cannot store more fds than FileDescriptorStoreMax=\")", full[0].Raw)
+			for _, msg := range m.Messages() {
+				if msg.StoreFull {
+					t.Errorf("the manager found the store full for %q (PID 1: \"Cannot store more fds than FileDescriptorStoreMax=\")", msg.Raw)
+					break
+				}
 			}
 			if err := res.ReleaseStored(); err != nil {
 				t.Fatal(err)

@@ -404,7 +404,7 @@ func TestListenReleaseByCaller(t *testing.T) {
 	}
 	removes := 0
 	for _, msg := range m.Messages() {
-		if msg.Has("FDSTOREREMOVE", "1") {
+		if sdtest.Has("FDSTOREREMOVE", "1")(msg) {
 			removes++
 		}
 	}

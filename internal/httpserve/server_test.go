@@ -343,7 +343,7 @@ func TestServerNeverAnnouncesReadiness(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, msg := range m.Messages() {
-		if msg.Has("READY", "1") || msg.Has("STOPPING", "1") {
+		if sdtest.Has("READY", "1")(msg) || sdtest.Has("STOPPING", "1")(msg) {
 			t.Fatalf("the server sent %q: READY=1 and STOPPING=1 are the Service's", msg.Raw)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -19,8 +20,7 @@ type StatusConfig struct {
 	Interval time.Duration
 	// Logger receives send errors, once per spell of failures, except
 	// for an unreachable manager (lifecycle.ErrUnreachable), which is
-	// the Notifier owner's to report (see lifecycle.Notifier.OnReachability;
-	// sdlife.Service does). Nil means silent.
+	// the Notifier owner's to report (sdlife.Service does). Nil means silent.
 	Logger *slog.Logger
 }
 
@@ -49,7 +49,7 @@ const maxNoteLen = 256
 // A send that fails is retried at the next tick; while the manager's
 // socket is unreachable, the wait between attempts doubles, from Interval
 // up to a minute, and ends as soon as any send through the Notifier gets
-// through again (lifecycle.Notifier.Reachable). Flush always tries.
+// through again. Flush always tries.
 type StatusReporter struct {
 	n        *lifecycle.Notifier
 	c        *Counters
@@ -244,7 +244,7 @@ func (r *StatusReporter) sendLocked(now time.Time, force bool) {
 	if text == r.sent {
 		return
 	}
-	if r.failing && !force && now.Before(r.retryAt) && !r.n.Reachable() {
+	if r.failing && !force && now.Before(r.retryAt) && !sdwire.NotifierOf(r.n).Reachable() {
 		return
 	}
 	if _, err := r.n.Status(text); err != nil {

@@ -79,7 +79,7 @@ func statusMessages(t *testing.T, m *sdtest.Manager) []sdtest.Message {
 	}
 	var out []sdtest.Message
 	for _, msg := range m.Messages() {
-		if msg.Has("STATUS", "") {
+		if sdtest.Has("STATUS", "")(msg) {
 			out = append(out, msg)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -46,7 +47,7 @@ func TestStatusReporterUnreachableManager(t *testing.T) {
 	}
 	defer n.Close()
 	unreachable := make(chan struct{})
-	n.OnReachability(func(err error) {
+	sdwire.NotifierOf(n).OnReachability(func(err error) {
 		if err != nil {
 			close(unreachable) // once: the socket never goes away again here
 		}
@@ -70,7 +71,7 @@ func TestStatusReporterUnreachableManager(t *testing.T) {
 	}
 	r.SetPhase("Serving") // within the backoff, but reachable again
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, lifecycle.MaxMessageSize)
+	buf := make([]byte, sdwire.MaxMessageSize)
 	var got []string
 	for len(got) < 2 {
 		k, err := conn.Read(buf)

@@ -412,16 +412,16 @@ var mutations = []mutation{
 	{
 		name: "lifecycle: FDNAME with a colon accepted",
 		edits: []edit{
-			{"lifecycle/message.go", "if c < 0x20 || c > 0x7e || c == ':' {", "if c < 0x20 || c > 0x7e {"},
+			{"internal/sdwire/sdwire.go", "if c < 0x20 || c > 0x7e || c == ':' {", "if c < 0x20 || c > 0x7e {"},
 		},
-		pkgs: []string{"./lifecycle/"},
+		pkgs: []string{"./internal/sdwire/", "./lifecycle/"},
 	},
 	{
 		name: "lifecycle: FDNAME longer than 255 accepted",
 		edits: []edit{
-			{"lifecycle/message.go", "if name == \"\" || len(name) > MaxFDNameLen {", "if name == \"\" {"},
+			{"internal/sdwire/sdwire.go", "if name == \"\" || len(name) > maxFDNameLen {", "if name == \"\" {"},
 		},
-		pkgs: []string{"./lifecycle/"},
+		pkgs: []string{"./internal/sdwire/"},
 	},
 	{
 		name: "lifecycle: FDSTORE=1 without FDNAME",
@@ -535,7 +535,7 @@ var mutations = []mutation{
 	{
 		name: "health: WATCHDOG=1 without WatchdogSec",
 		edits: []edit{
-			{"health.go", "\t\tif s.watchdog.Enabled() {\n\t\t\tif _, err := s.notifier.Watchdog(); err != nil {", "\t\tif true {\n\t\t\tif _, err := s.notifier.Watchdog(); err != nil {"},
+			{"health.go", "\t\tif s.watchdog.Interval > 0 {\n\t\t\tif _, err := s.notifier.Watchdog(); err != nil {", "\t\tif true {\n\t\t\tif _, err := s.notifier.Watchdog(); err != nil {"},
 		},
 		pkgs: []string{"./"},
 	},
@@ -741,16 +741,16 @@ var mutations = []mutation{
 		pkgs: []string{"./lifecycle/sdtest/"},
 	},
 	{
-		name: "sdtest: Next matches messages from before the call",
+		name: "sdtest: After matches messages from before seq",
 		edits: []edit{
-			{"lifecycle/sdtest/manager_linux.go", "\tseq := len(m.msgs)\n", "\tseq := 0\n"},
+			{"lifecycle/sdtest/message.go", "m.Seq > seq && match(m)", "match(m)"},
 		},
 		pkgs: []string{"./lifecycle/sdtest/"},
 	},
 	{
 		name: "sdtest: FDPOLL=0 not recorded",
 		edits: []edit{
-			{"lifecycle/sdtest/manager_linux.go", `poll := !msg.Has("FDPOLL", "0")`, `poll := true`},
+			{"lifecycle/sdtest/manager_linux.go", `poll := !msg.has("FDPOLL", "0")`, `poll := true`},
 		},
 		pkgs: []string{"./lifecycle/sdtest/"},
 	},
@@ -837,7 +837,7 @@ var mutations = []mutation{
 	{
 		name: "status: backoff outlasts a manager that is back",
 		edits: []edit{
-			{"internal/httpserve/status.go", "now.Before(r.retryAt) && !r.n.Reachable()", "now.Before(r.retryAt)"},
+			{"internal/httpserve/status.go", "now.Before(r.retryAt) && !sdwire.NotifierOf(r.n).Reachable()", "now.Before(r.retryAt) && sdwire.NotifierOf != nil"},
 		},
 		pkgs: []string{"./internal/httpserve/"},
 	},

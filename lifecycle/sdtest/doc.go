@@ -15,5 +15,8 @@
 // receiving goroutine before the next message is read, so it observes the
 // program at the moment the message arrived.
 //
+// Outside a test (an example, a fixture), NewManager(nil) gives a Manager
+// the caller closes.
+//
 // The fake needs Linux; elsewhere NewManager skips the test.
 package sdtest

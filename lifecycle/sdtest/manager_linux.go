@@ -11,12 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -27,8 +27,7 @@ type StoredFile struct {
 	Poll bool     // false when sent with FDPOLL=0
 }
 
-// Manager is a fake service manager. Create it with NewManager in tests
-// (it closes itself when the test ends) or with Start elsewhere.
+// Manager is a fake service manager. Create it with NewManager.
 type Manager struct {
 	tb   testing.TB
 	cfg  config
@@ -39,11 +38,7 @@ type Manager struct {
 	cond      *sync.Cond // broadcast on every new message and on close
 	msgs      []Message
 	stored    []StoredFile
-	full      []Message             // FDSTORE=1 messages the full store refused a descriptor of
-	held      []*os.File            // barrier descriptors held back by HoldBarriers
-	notifiers []*lifecycle.Notifier // made by Notifier for a Manager made by Start
-	activated []*lifecycle.Files    // made by Activated for a Manager made by Start
-	holding   bool
+	notifiers []*lifecycle.Notifier // made by Notifier for a Manager without a test
 	conn      *net.UnixConn
 	readDone  chan struct{}
 	closed    bool
@@ -62,9 +57,9 @@ type config struct {
 // Option configures a Manager.
 type Option func(*config)
 
-// WithAbstractSocket listens on an abstract socket (@name) instead of a
+// withAbstractSocket listens on an abstract socket (@name) instead of a
 // path in a temporary directory.
-func WithAbstractSocket() Option { return func(c *config) { c.abstract = true } }
+func withAbstractSocket() Option { return func(c *config) { c.abstract = true } }
 
 // WithWatchdog exports $WATCHDOG_USEC and $WATCHDOG_PID for this process.
 func WithWatchdog(interval time.Duration) Option {
@@ -82,26 +77,33 @@ func WithFDStore(max int) Option { return func(c *config) { c.fdStoreMax = max }
 func WithOnMessage(fn func(Message)) Option { return func(c *config) { c.onMessage = fn } }
 
 // WithMemoryPressure exports $MEMORY_PRESSURE_WATCH naming a FIFO, as a
-// unit with Environment=MEMORY_PRESSURE_WATCH= would; SignalMemoryPressure
-// then sends an event through it.
+// unit with Environment=MEMORY_PRESSURE_WATCH= would. Writing a byte to
+// that FIFO (os.WriteFile(env.MemoryPressureWatch, []byte{1}, 0)) sends a
+// memory pressure event: the Manager holds the FIFO open, so the write
+// never blocks.
 func WithMemoryPressure() Option { return func(c *config) { c.pressure = true } }
 
-// NewManager starts a fake manager listening on a fresh socket and closes
-// it when the test ends. It fails the test if the socket cannot be created.
+// NewManager starts a fake manager listening on a fresh socket. With a
+// test's tb it closes when the test ends, and a failure (the socket cannot
+// be created, a method cannot do its work) fails the test. With a nil tb,
+// for examples and fixtures outside a test, the caller must Close it and
+// such failures panic, as httptest.NewServer's do.
 func NewManager(tb testing.TB, opts ...Option) *Manager {
-	tb.Helper()
+	if tb != nil {
+		tb.Helper()
+	}
 	m, err := start(tb, opts)
 	if err != nil {
+		if tb == nil {
+			panic("sdtest: " + err.Error())
+		}
 		tb.Fatalf("sdtest: %v", err)
 	}
-	tb.Cleanup(func() { m.Close() })
+	if tb != nil {
+		tb.Cleanup(func() { m.Close() })
+	}
 	return m
 }
-
-// Start starts a fake manager outside a test, for examples and fixtures.
-// The caller must Close it. Methods that would fail a test panic instead
-// when the Manager was made by Start, as httptest.NewServer does.
-func Start(opts ...Option) (*Manager, error) { return start(nil, opts) }
 
 func start(tb testing.TB, opts []Option) (*Manager, error) {
 	cfg := config{fdStoreMax: -1}
@@ -160,19 +162,7 @@ func (m *Manager) makePressureFIFO() error {
 	return nil
 }
 
-// SignalMemoryPressure sends one memory pressure event through the FIFO
-// made by WithMemoryPressure. It fails the test without that option.
-func (m *Manager) SignalMemoryPressure() {
-	if m.pressure == nil {
-		m.fatalf("SignalMemoryPressure needs WithMemoryPressure")
-		return
-	}
-	if _, err := m.pressure.Write([]byte{'!'}); err != nil {
-		m.fatalf("signal memory pressure: %v", err)
-	}
-}
-
-// fatalf fails the test, or panics for a Manager made by Start.
+// fatalf fails the test, or panics for a Manager made without one.
 func (m *Manager) fatalf(format string, args ...any) {
 	if m.tb == nil {
 		panic(fmt.Sprintf("sdtest: "+format, args...))
@@ -229,8 +219,8 @@ func (m *Manager) Environment() lifecycle.Environment {
 }
 
 // Notifier returns a new lifecycle.Notifier connected to this manager; it
-// is closed when the test ends (for a Manager made by Start: when the
-// Manager is closed).
+// is closed when the test ends (for a Manager made without a test: when
+// the Manager is closed).
 func (m *Manager) Notifier() *lifecycle.Notifier {
 	n, err := lifecycle.NewNotifier(m.Environment())
 	if err != nil {
@@ -246,9 +236,6 @@ func (m *Manager) Notifier() *lifecycle.Notifier {
 	return n
 }
 
-// Address returns the socket address in $NOTIFY_SOCKET notation.
-func (m *Manager) Address() string { return m.addr }
-
 // Messages returns a copy of every message received so far.
 func (m *Manager) Messages() []Message {
 	m.mu.Lock()
@@ -257,8 +244,10 @@ func (m *Manager) Messages() []Message {
 }
 
 // Wait returns the first message, counting from the first one received,
-// that match accepts, waiting for it until ctx is done.
-func (m *Manager) Wait(ctx context.Context, match Match) (Message, error) {
+// that match accepts, waiting for it until ctx is done; After narrows it
+// to the messages after a given one. It returns an error when ctx is done
+// first or the Manager is closed.
+func (m *Manager) Wait(ctx context.Context, match func(Message) bool) (Message, error) {
 	stop := context.AfterFunc(ctx, func() {
 		m.mu.Lock()
 		m.cond.Broadcast()
@@ -283,73 +272,13 @@ func (m *Manager) Wait(ctx context.Context, match Match) (Message, error) {
 	}
 }
 
-// Next returns the first message that match accepts among those the
-// manager receives after the call, waiting for it until ctx is done: the
-// next READY=1, say, rather than the first one ever (see Wait). The
-// starting point is taken when Next is called, so a message sent after
-// that cannot be missed, whenever the caller begins to wait. A message
-// sent before the call but not yet read by the manager counts as new;
-// a Notifier.Barrier from the sender settles that.
-func (m *Manager) Next(ctx context.Context, match Match) (Message, error) {
-	m.mu.Lock()
-	seq := len(m.msgs)
-	m.mu.Unlock()
-	return m.Wait(ctx, After(seq, match))
-}
-
-// Activated returns a lifecycle.Files holding a duplicate of l's
-// descriptor under name, as if the manager had passed l through socket
-// activation (a socket unit with FileDescriptorName=name): give it to the
-// code under test in place of lifecycle.TakeFiles. The caller keeps l and
-// must close it; the Files, and the listener claimed from it, own the
-// duplicate. Descriptors left unclaimed are closed when the test ends
-// (for a Manager made by Start: when the Manager is closed).
-func (m *Manager) Activated(l net.Listener, name string) *lifecycle.Files {
-	sc, ok := l.(syscall.Conn)
-	if !ok {
-		m.fatalf("Activated: %T has no descriptor", l)
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		m.fatalf("Activated: %v", err)
-		return nil
-	}
-	fd := -1
-	var derr error
-	if err := rc.Control(func(raw uintptr) {
-		fd, derr = unix.FcntlInt(raw, unix.F_DUPFD_CLOEXEC, 0)
-	}); err != nil || derr != nil {
-		m.fatalf("Activated: dup: %v", errors.Join(err, derr))
-		return nil
-	}
-	files := lifecycle.NewFiles(lifecycle.NamedFile{Name: name, File: os.NewFile(uintptr(fd), name)})
-	if m.tb != nil {
-		m.tb.Cleanup(func() { files.Close() })
-	} else {
-		m.mu.Lock()
-		m.activated = append(m.activated, files)
-		m.mu.Unlock()
-	}
-	return files
-}
-
 // Stored returns the fake fd store's content, in the order it was stored.
-// The files stay owned by the Manager.
+// The files stay owned by the Manager. An FDSTORE=1 message that found the
+// store full has Message.StoreFull set.
 func (m *Manager) Stored() []StoredFile {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return append([]StoredFile(nil), m.stored...)
-}
-
-// StoreFull returns the FDSTORE=1 messages that found the store full
-// (FileDescriptorStoreMax= reached): the descriptors left were closed, and
-// PID 1 logs "Cannot store more fds than FileDescriptorStoreMax=..., closing
-// remaining." for each. A store without WithFDStore is always full.
-func (m *Manager) StoreFull() []Message {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return append([]Message(nil), m.full...)
 }
 
 // Files returns duplicates of the stored descriptors as a lifecycle.Files,
@@ -376,46 +305,6 @@ func (m *Manager) Files() *lifecycle.Files {
 	return lifecycle.NewFiles(files...)
 }
 
-// HoldBarriers makes the manager keep barrier descriptors open instead of
-// closing them, so that Notifier.Barrier times out; ReleaseBarriers closes
-// the ones held and stops holding.
-func (m *Manager) HoldBarriers() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.holding = true
-}
-
-// ReleaseBarriers closes the barrier descriptors held so far and answers
-// later barriers at once again.
-func (m *Manager) ReleaseBarriers() {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.holding = false
-	for _, f := range m.held {
-		f.Close()
-	}
-	m.held = nil
-}
-
-// Replace re-creates the socket at the same address, as PID 1 does when it
-// re-executes: a client still connected to the old socket must reconnect.
-// Messages already received are kept.
-func (m *Manager) Replace() {
-	m.mu.Lock()
-	conn, done := m.conn, m.readDone
-	m.mu.Unlock()
-	conn.Close()
-	<-done
-	if m.dir != "" {
-		os.Remove(m.addr)
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if err := m.listen(); err != nil {
-		m.fatalf("replace socket: %v", err)
-	}
-}
-
 // Close stops the manager, closes every descriptor it holds and removes
 // its socket. It is called automatically when the test ends.
 func (m *Manager) Close() error {
@@ -436,19 +325,13 @@ func (m *Manager) Close() error {
 	for _, s := range m.stored {
 		s.File.Close()
 	}
-	for _, f := range m.held {
-		f.Close()
-	}
 	for _, n := range m.notifiers {
 		n.Close()
 	}
 	if m.pressure != nil {
 		m.pressure.Close()
 	}
-	for _, f := range m.activated {
-		f.Close()
-	}
-	m.stored, m.held, m.notifiers, m.activated = nil, nil, nil, nil
+	m.stored, m.notifiers = nil, nil
 	m.cond.Broadcast()
 	if m.dir != "" {
 		os.RemoveAll(m.dir)
@@ -459,15 +342,15 @@ func (m *Manager) Close() error {
 // read receives datagrams until conn is closed.
 func (m *Manager) read(conn *net.UnixConn, done chan<- struct{}) {
 	defer close(done)
-	buf := make([]byte, lifecycle.MaxMessageSize+1)
-	oob := make([]byte, unix.CmsgSpace(lifecycle.MaxFDs*4)+unix.CmsgSpace(unix.SizeofUcred))
+	buf := make([]byte, sdwire.MaxMessageSize+1)
+	oob := make([]byte, unix.CmsgSpace(sdwire.MaxFDs*4)+unix.CmsgSpace(unix.SizeofUcred))
 	for {
 		n, oobn, flags, _, err := conn.ReadMsgUnix(buf, oob)
 		if err != nil {
 			return
 		}
 		msg, files := parseDatagram(buf[:n], oob[:oobn])
-		if n > lifecycle.MaxMessageSize || flags&unix.MSG_CTRUNC != 0 {
+		if n > sdwire.MaxMessageSize || flags&unix.MSG_CTRUNC != 0 {
 			// PID 1 drops such messages; the test sees them marked.
 			msg.Raw = "X_SDTEST_DROPPED=oversize"
 		}
@@ -499,47 +382,55 @@ func parseDatagram(data, oob []byte) (Message, []*os.File) {
 }
 
 // record stores a message and disposes of its descriptors as PID 1 would.
+// The fd store is updated before the message is visible, so that Wait
+// and Messages see StoreFull; every other descriptor is closed, and
+// waiters woken, after WithOnMessage's callback ran, so that a barrier or
+// a Wait waits for it.
 func (m *Manager) record(msg Message, files []*os.File) {
 	m.mu.Lock()
 	msg.Seq = len(m.msgs) + 1
+	files = m.storeLocked(&msg, files)
 	m.msgs = append(m.msgs, msg)
 	onMessage := m.cfg.onMessage
 	m.mu.Unlock()
 
-	// The callback runs before the barrier below is released, so a test
-	// that waits on a barrier also waits for its callbacks.
 	if onMessage != nil {
 		onMessage(msg)
 	}
-
+	for _, f := range files {
+		f.Close()
+	}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	defer m.cond.Broadcast()
+	m.cond.Broadcast()
+	m.mu.Unlock()
+}
+
+// storeLocked applies FDSTORE=1 and FDSTOREREMOVE=1 to the fake store and
+// returns the descriptors it did not keep, for the caller to close.
+func (m *Manager) storeLocked(msg *Message, files []*os.File) []*os.File {
 	switch {
-	case msg.Has("FDSTORE", "1"):
+	case msg.has("FDSTORE", "1"):
 		name, ok := msg.Get("FDNAME")
 		if !ok {
 			name = "stored"
 		}
-		poll := !msg.Has("FDPOLL", "0")
+		poll := !msg.has("FDPOLL", "0")
+		var rest []*os.File
 		for i, f := range files {
 			// PID 1 checks the limit before it looks for a duplicate:
 			// a descriptor it already stores is refused too when full.
 			if len(m.stored) >= max(m.cfg.fdStoreMax, 0) {
-				m.full = append(m.full, msg)
-				for _, f := range files[i:] {
-					f.Close()
-				}
-				return
+				msg.StoreFull = true
+				return append(rest, files[i:]...)
 			}
 			if m.alreadyStored(f) {
-				f.Close()
+				rest = append(rest, f)
 				continue
 			}
 			m.stored = append(m.stored, StoredFile{Name: name, File: f, Poll: poll})
 		}
-		return
-	case msg.Has("FDSTOREREMOVE", "1"):
+		return rest
+	case msg.has("FDSTOREREMOVE", "1"):
 		name, _ := msg.Get("FDNAME")
 		kept := m.stored[:0]
 		for _, s := range m.stored {
@@ -550,13 +441,8 @@ func (m *Manager) record(msg Message, files []*os.File) {
 			kept = append(kept, s)
 		}
 		m.stored = kept
-	case msg.Has("BARRIER", "1") && len(files) == 1 && m.holding:
-		m.held = append(m.held, files[0])
-		return
 	}
-	for _, f := range files {
-		f.Close()
-	}
+	return files
 }
 
 // alreadyStored reports whether f refers to the same open file as a stored

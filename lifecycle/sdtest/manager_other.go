@@ -5,7 +5,6 @@ package sdtest
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"testing"
 	"time"
@@ -26,8 +25,7 @@ type Manager struct{}
 // Option configures a Manager.
 type Option func()
 
-// WithAbstractSocket is a no-op outside Linux.
-func WithAbstractSocket() Option { return func() {} }
+func withAbstractSocket() Option { return func() {} }
 
 // WithWatchdog is a no-op outside Linux.
 func WithWatchdog(time.Duration) Option { return func() {} }
@@ -41,37 +39,25 @@ func WithOnMessage(func(Message)) Option { return func() {} }
 // WithMemoryPressure is a no-op outside Linux.
 func WithMemoryPressure() Option { return func() {} }
 
-// NewManager skips the test: the fake needs Linux.
+// NewManager skips the test: the fake needs Linux. Without a test it
+// panics.
 func NewManager(tb testing.TB, _ ...Option) *Manager {
+	if tb == nil {
+		panic(errNoLinux.Error())
+	}
 	tb.Helper()
 	tb.Skip("sdtest: the fake service manager needs Linux")
 	return nil
 }
 
-// Discard skips the test: the fake needs Linux.
-func Discard(tb testing.TB) lifecycle.Environment {
-	tb.Helper()
-	tb.Skip("sdtest: the notify socket needs Linux")
-	return lifecycle.Environment{}
-}
-
-// Start fails: the fake needs Linux.
-func Start(...Option) (*Manager, error) { return nil, errNoLinux }
-
 var errNoLinux = errors.New("sdtest: needs Linux")
 
-func (*Manager) Environment() lifecycle.Environment              { return lifecycle.Environment{} }
-func (*Manager) Notifier() *lifecycle.Notifier                   { return nil }
-func (*Manager) Address() string                                 { return "" }
-func (*Manager) Messages() []Message                             { return nil }
-func (*Manager) Wait(context.Context, Match) (Message, error)    { return Message{}, errNoLinux }
-func (*Manager) Next(context.Context, Match) (Message, error)    { return Message{}, errNoLinux }
-func (*Manager) Activated(net.Listener, string) *lifecycle.Files { return nil }
-func (*Manager) Stored() []StoredFile                            { return nil }
-func (*Manager) StoreFull() []Message                            { return nil }
-func (*Manager) Files() *lifecycle.Files                         { return nil }
-func (*Manager) HoldBarriers()                                   {}
-func (*Manager) ReleaseBarriers()                                {}
-func (*Manager) Replace()                                        {}
-func (*Manager) SignalMemoryPressure()                           {}
-func (*Manager) Close() error                                    { return nil }
+func (*Manager) Environment() lifecycle.Environment { return lifecycle.Environment{} }
+func (*Manager) Notifier() *lifecycle.Notifier      { return nil }
+func (*Manager) Messages() []Message                { return nil }
+func (*Manager) Wait(context.Context, func(Message) bool) (Message, error) {
+	return Message{}, errNoLinux
+}
+func (*Manager) Stored() []StoredFile    { return nil }
+func (*Manager) Files() *lifecycle.Files { return nil }
+func (*Manager) Close() error            { return nil }

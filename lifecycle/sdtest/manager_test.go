@@ -43,7 +43,7 @@ func TestReadyAfterListenerIsUp(t *testing.T) {
 
 			upAtReady := make(chan bool, 1)
 			m := sdtest.NewManager(t, sdtest.WithOnMessage(func(msg sdtest.Message) {
-				if msg.Has("READY", "1") {
+				if sdtest.Has("READY", "1")(msg) {
 					c, err := net.Dial("tcp", addr)
 					if err == nil {
 						c.Close()
@@ -76,7 +76,7 @@ func TestReadyAfterListenerIsUp(t *testing.T) {
 func TestEnvironment(t *testing.T) {
 	m := sdtest.NewManager(t, sdtest.WithWatchdog(300*time.Millisecond), sdtest.WithFDStore(8))
 	env := m.Environment()
-	if env.NotifySocket != m.Address() || env.PID != os.Getpid() {
+	if env.NotifySocket == "" || env.PID != os.Getpid() {
 		t.Fatalf("env = %+v", env)
 	}
 	wd, err := env.Watchdog()
@@ -140,8 +140,8 @@ func TestFDStoreLimitIsEnforced(t *testing.T) {
 	if got := files.Names(); len(got) != 2 {
 		t.Fatalf("handed back %v", got)
 	}
-	if full := m.StoreFull(); len(full) != 1 || !full[0].Has("FDNAME", "p2") {
-		t.Fatalf("StoreFull() = %+v, want the message of p2", full)
+	if full := storeFull(m); len(full) != 1 || !sdtest.Has("FDNAME", "p2")(full[0]) {
+		t.Fatalf("StoreFull messages %+v, want the message of p2", full)
 	}
 
 	// As PID 1: the limit is checked before duplicates are ignored, so
@@ -150,18 +150,29 @@ func TestFDStoreLimitIsEnforced(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Barrier(ctx(t, 5*time.Second))
-	if full := m.StoreFull(); len(full) != 2 || !full[1].Has("FDNAME", "p0") {
-		t.Fatalf("StoreFull() = %+v, want p0's duplicate refused as well", full)
+	if full := storeFull(m); len(full) != 2 || !sdtest.Has("FDNAME", "p0")(full[1]) {
+		t.Fatalf("StoreFull messages %+v, want p0's duplicate refused as well", full)
 	}
 	if got := len(m.Stored()); got != 2 {
 		t.Fatalf("%d stored after the duplicate, want 2", got)
 	}
 }
 
+// storeFull returns the messages that found the fd store full.
+func storeFull(m *sdtest.Manager) []sdtest.Message {
+	var full []sdtest.Message
+	for _, msg := range m.Messages() {
+		if msg.StoreFull {
+			full = append(full, msg)
+		}
+	}
+	return full
+}
+
 func TestDroppedOversizeDatagram(t *testing.T) {
 	m := sdtest.NewManager(t)
 	// Bypass the Notifier's own checks: a raw client sends 5000 bytes.
-	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: m.Address(), Net: "unixgram"})
+	c, err := net.DialUnix("unixgram", nil, &net.UnixAddr{Name: m.Environment().NotifySocket, Net: "unixgram"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +185,7 @@ func TestDroppedOversizeDatagram(t *testing.T) {
 		t.Fatal(err)
 	}
 	msg, err := m.Wait(ctx(t, 5*time.Second), func(sdtest.Message) bool { return true })
-	if err != nil || !msg.Has("X_SDTEST_DROPPED", "oversize") {
+	if err != nil || !sdtest.Has("X_SDTEST_DROPPED", "oversize")(msg) {
 		t.Fatalf("oversize datagram recorded as %+v, %v", msg, err)
 	}
 }
@@ -207,36 +218,23 @@ func TestManagerCloseIsIdempotentAndUnblocksWait(t *testing.T) {
 	}
 }
 
-// Discard must keep draining: unread, a datagram socket's queue fills
-// after a few hundred messages and sends start to time out.
-func TestDiscardDrains(t *testing.T) {
-	n, err := lifecycle.NewNotifier(sdtest.Discard(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	for i := range 5000 {
-		if _, err := n.Watchdog(); err != nil {
-			t.Fatalf("send %d: %v", i, err)
-		}
-	}
-}
-
-// Next waits for a message after the call, not the first one ever: a
-// second READY=1 (after a reload) is found although a first one matches.
-func TestNextSkipsEarlierMessages(t *testing.T) {
+// Waiting for a message after those received so far skips the earlier
+// ones: a second READY=1 (after a reload) is found although a first one
+// matches.
+func TestWaitAfterSkipsEarlierMessages(t *testing.T) {
 	m := sdtest.NewManager(t)
 	n := m.Notifier()
 	n.Ready()
 	n.Barrier(ctx(t, 5*time.Second)) // the first READY=1 is recorded
 
-	_, err := m.Next(ctx(t, 30*time.Millisecond), sdtest.Has("READY", "1"))
+	seq := len(m.Messages())
+	_, err := m.Wait(ctx(t, 30*time.Millisecond), sdtest.After(seq, sdtest.Has("READY", "1")))
 	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Next found a READY=1 sent before the call: %v", err)
+		t.Fatalf("Wait found a READY=1 sent before the count: %v", err)
 	}
 
-	// Whenever the waiting begins, a READY=1 sent after the call is
-	// found: a sender keeps sending until Next returns.
+	// Whenever the waiting begins, a READY=1 sent after the count is
+	// found: a sender keeps sending until Wait returns.
 	done := make(chan struct{})
 	sent := make(chan struct{})
 	go func() {
@@ -251,14 +249,14 @@ func TestNextSkipsEarlierMessages(t *testing.T) {
 			n.Barrier(context.Background())
 		}
 	}()
-	msg, err := m.Next(ctx(t, 5*time.Second), sdtest.Has("READY", "1"))
+	msg, err := m.Wait(ctx(t, 5*time.Second), sdtest.After(seq, sdtest.Has("READY", "1")))
 	close(done)
 	<-sent
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg.Seq <= 2 || !msg.Has("READY", "1") {
-		t.Fatalf("Next returned %+v, want a READY=1 sent after the call", msg)
+	if msg.Seq <= 2 || !sdtest.Has("READY", "1")(msg) {
+		t.Fatalf("Wait returned %+v, want a READY=1 sent after the count", msg)
 	}
 }
 
@@ -291,74 +289,21 @@ func TestStatusContains(t *testing.T) {
 	}
 }
 
-// A listener handed in with Activated is claimed as the manager's would
-// be: under its name, a duplicate that serves the same socket.
-func TestActivated(t *testing.T) {
-	m := sdtest.NewManager(t)
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+// Outside a test, NewManager(nil) gives a Manager the caller closes; the
+// Notifiers it made are closed with it.
+func TestManagerWithoutTest(t *testing.T) {
+	m := sdtest.NewManager(nil)
+	n := m.Notifier()
+	if sent, err := n.Ready(); !sent || err != nil {
+		t.Fatalf("Ready = %v, %v", sent, err)
+	}
+	if _, err := m.Wait(ctx(t, 5*time.Second), sdtest.Has("READY", "1")); err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	files := m.Activated(l, "http")
-	if got := files.Names(); len(got) != 1 || got[0] != "http" {
-		t.Fatalf("names %v, want [http]", got)
-	}
-	claimed, err := files.Listener("http")
-	if err != nil {
+	if err := m.Close(); err != nil {
 		t.Fatal(err)
 	}
-	defer claimed.Close()
-	if claimed.Addr().String() != l.Addr().String() {
-		t.Fatalf("claimed %v, want %v", claimed.Addr(), l.Addr())
-	}
-	// The caller's listener stays open: closing it does not close the
-	// claimed duplicate, which accepts a connection to the address.
-	l.Close()
-	c, err := net.Dial("tcp", claimed.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	accepted, err := claimed.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted.Close()
-}
-
-// A listener without a descriptor cannot be handed over: a Manager made
-// by Start panics (NewManager's would fail the test).
-func TestActivatedWithoutDescriptor(t *testing.T) {
-	m, err := sdtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
-	defer func() {
-		if v := recover(); v == nil {
-			t.Fatal("Activated accepted a listener without a descriptor")
-		}
-	}()
-	m.Activated(fakeListener{}, "http")
-}
-
-// Unclaimed activated descriptors are closed with a Manager made by Start.
-func TestActivatedClosedWithManager(t *testing.T) {
-	m, err := sdtest.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	files := m.Activated(l, "http")
-	m.Close()
-	if n := files.Len(); n != 0 {
-		t.Fatalf("%d descriptors left open after Close", n)
+	if _, err := n.Ready(); err == nil {
+		t.Fatal("the Manager's Notifier still sends after Close")
 	}
 }
-
-type fakeListener struct{ net.Listener }

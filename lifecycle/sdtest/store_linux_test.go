@@ -135,10 +135,10 @@ func TestMessageGet(t *testing.T) {
 			if got != tt.want || ok != tt.wantOK {
 				t.Fatalf("Get(%q) = %q, %v; want %q, %v", tt.key, got, ok, tt.want, tt.wantOK)
 			}
-			if msg.Has(tt.key, "") != tt.wantOK {
+			if sdtest.Has(tt.key, "")(msg) != tt.wantOK {
 				t.Fatalf("Has(%q, \"\") = %v, want %v", tt.key, !tt.wantOK, tt.wantOK)
 			}
-			if tt.wantOK && !msg.Has(tt.key, tt.want) && tt.want != "" {
+			if tt.wantOK && !sdtest.Has(tt.key, tt.want)(msg) && tt.want != "" {
 				t.Fatalf("Has(%q, %q) = false", tt.key, tt.want)
 			}
 		})

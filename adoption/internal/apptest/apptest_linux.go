@@ -64,7 +64,14 @@ func start(t *testing.T, run RunFunc) *app {
 	t.Cleanup(func() { l.Close() })
 	a.url = "http://" + l.Addr().String()
 	env := a.m.Environment()
-	opts := sdlife.Options{Environment: &env, Files: a.m.Activated(l, "http"), StatusInterval: 10 * time.Millisecond}
+	// As if the manager had passed l through socket activation.
+	lf, err := l.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := lifecycle.NewFiles(lifecycle.NamedFile{Name: "http", File: lf})
+	t.Cleanup(func() { files.Close() })
+	opts := sdlife.Options{Environment: &env, Files: files, StatusInterval: 10 * time.Millisecond}
 	db := func(context.Context) error {
 		if a.down.Load() {
 			a.downs <- struct{}{}
@@ -94,7 +101,7 @@ func (a *app) writeConfig(s string) {
 	}
 }
 
-func (a *app) wait(match sdtest.Match, what string) sdtest.Message {
+func (a *app) wait(match func(sdtest.Message) bool, what string) sdtest.Message {
 	a.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
@@ -117,7 +124,7 @@ func (a *app) sync() sdtest.Message {
 	return msgs[len(msgs)-1]
 }
 
-func (a *app) countSince(seq int, match sdtest.Match) int {
+func (a *app) countSince(seq int, match func(sdtest.Message) bool) int {
 	n := 0
 	for _, msg := range a.m.Messages() {
 		if msg.Seq > seq && match(msg) {
@@ -164,7 +171,7 @@ func (a *app) reload() (reloading, ready sdtest.Message) {
 	seq := a.sync().Seq
 	a.kill(syscall.SIGHUP)
 	reloading = a.wait(sdtest.After(seq, sdtest.Has("RELOADING", "1")), "RELOADING=1")
-	if !reloading.Has("MONOTONIC_USEC", "") {
+	if !sdtest.Has("MONOTONIC_USEC", "")(reloading) {
 		a.t.Errorf("RELOADING=1 without MONOTONIC_USEC: %q", reloading.Raw)
 	}
 	ready = a.wait(sdtest.After(reloading.Seq, sdtest.Has("READY", "1")), "READY=1 after the reload")

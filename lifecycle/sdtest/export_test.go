@@ -1,0 +1,4 @@
+package sdtest
+
+// WithAbstractSocket is withAbstractSocket, for this package's tests.
+var WithAbstractSocket = withAbstractSocket
