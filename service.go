@@ -150,10 +150,6 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 // outside systemd (it sends nothing).
 func (s *Service) Notifier() *lifecycle.Notifier { return s.notifier }
 
-// Files are the descriptors the manager passed, for listeners or files
-// of your own beyond the HTTP listener.
-func (s *Service) Files() *lifecycle.Files { return s.files }
-
 // ReadinessHandler is the readiness probe, to mount at /readyz: 200
 // "ready" while the Service is ready, 503 with the state's word
 // ("starting", "reloading", "stopping") otherwise, so that a load

@@ -15,7 +15,7 @@ import (
 
 // Certificate is a TLS certificate and its private key, read from two PEM
 // files, that can be read again while the server runs (Reload). It
-// serves handshakes through GetCertificate: new handshakes use the pair
+// serves handshakes through its GetCertificate: new handshakes use the pair
 // loaded last, established connections carry on with theirs.
 type Certificate struct {
 	certFile, keyFile string
@@ -58,9 +58,9 @@ func (c *Certificate) Reload(ctx context.Context) error {
 	return nil
 }
 
-// GetCertificate returns the pair loaded last, for tls.Config's field of
+// getCertificate returns the pair loaded last, for tls.Config's field of
 // that name.
-func (c *Certificate) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+func (c *Certificate) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if c == nil {
 		return nil, errors.New("httpadapter: no certificate")
 	}
@@ -79,7 +79,7 @@ func (c *Certificate) Leaf() *x509.Certificate {
 // TLSConfig returns a server configuration that serves c, for
 // ServerConfig.TLS: TLS 1.2 or later, Go's default cipher suites.
 func (c *Certificate) TLSConfig() *tls.Config {
-	return &tls.Config{GetCertificate: c.GetCertificate, MinVersion: tls.VersionTLS12}
+	return &tls.Config{GetCertificate: c.getCertificate, MinVersion: tls.VersionTLS12}
 }
 
 func (c *Certificate) load() (*tls.Certificate, error) {

@@ -127,8 +127,8 @@ func TestCertificateNil(t *testing.T) {
 	if err := c.Reload(context.Background()); err != nil {
 		t.Errorf("Reload() on nil = %v", err)
 	}
-	if _, err := c.GetCertificate(nil); err == nil {
-		t.Error("GetCertificate() on nil succeeded")
+	if _, err := c.getCertificate(nil); err == nil {
+		t.Error("getCertificate() on nil succeeded")
 	}
 	if c.Leaf() != nil {
 		t.Error("Leaf() on nil is not nil")
