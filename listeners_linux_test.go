@@ -51,6 +51,8 @@ func TestServiceServesSeveralListeners(t *testing.T) {
 			Files:       files,
 			Logger:      slog.New(slog.NewTextHandler(logs, nil)),
 			Listen:      httpadapter.ListenConfig{Address: public},
+			// One template for both servers, as an application sets it.
+			Server: httpadapter.ServerConfig{Server: &http.Server{ReadHeaderTimeout: 10 * time.Second}},
 			Listeners: []sdlife.Listener{{
 				ListenConfig: httpadapter.ListenConfig{Name: "admin", Address: admin},
 				Handler:      adminMux,

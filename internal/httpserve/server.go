@@ -8,6 +8,7 @@ import (
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/internal/drainctx"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"strings"
@@ -116,9 +117,11 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.GoawayAckTimeout == 0 {
 		cfg.GoawayAckTimeout = DefaultGoawayAckTimeout
 	}
-	srv := cfg.Server
-	if srv == nil {
-		srv = &http.Server{ReadHeaderTimeout: DefaultReadHeaderTimeout}
+	srv := &http.Server{ReadHeaderTimeout: DefaultReadHeaderTimeout}
+	if cfg.Server != nil {
+		// A copy: the template may serve several listeners (and stays the
+		// caller's), and NewServer sets fields of its own on it.
+		srv = cloneServer(cfg.Server)
 	}
 	h := cfg.Handler
 	if h == nil {
@@ -183,6 +186,29 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return drainctx.With(ctx, s.drainC)
 	}
 	return s, nil
+}
+
+// cloneServer copies the settings of an http.Server template, not its
+// state (http.Server holds locks and must not be copied whole).
+func cloneServer(t *http.Server) *http.Server {
+	return &http.Server{
+		Addr:                         t.Addr,
+		Handler:                      t.Handler,
+		DisableGeneralOptionsHandler: t.DisableGeneralOptionsHandler,
+		TLSConfig:                    t.TLSConfig,
+		ReadTimeout:                  t.ReadTimeout,
+		ReadHeaderTimeout:            t.ReadHeaderTimeout,
+		WriteTimeout:                 t.WriteTimeout,
+		IdleTimeout:                  t.IdleTimeout,
+		MaxHeaderBytes:               t.MaxHeaderBytes,
+		TLSNextProto:                 maps.Clone(t.TLSNextProto),
+		ConnState:                    t.ConnState,
+		ErrorLog:                     t.ErrorLog,
+		BaseContext:                  t.BaseContext,
+		ConnContext:                  t.ConnContext,
+		HTTP2:                        t.HTTP2,
+		Protocols:                    t.Protocols,
+	}
 }
 
 // CheckServer returns what is wrong with c, one problem per entry, each

@@ -665,6 +665,14 @@ var mutations = []mutation{
 		pkgs: []string{"./"},
 	},
 
+	{
+		name: "listeners: one http.Server template shared by every listener",
+		edits: []edit{
+			{"internal/httpserve/server.go", "\t\tsrv = cloneServer(cfg.Server)", "\t\tsrv = cfg.Server"},
+		},
+		pkgs: []string{"./"},
+	},
+
 	// Readiness and memory pressure.
 	{
 		name: "readiness: /readyz 200 while stopping",
