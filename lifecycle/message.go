@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"fmt"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/sdlife/sdlife/internal/sdwire"
 )
@@ -29,31 +28,12 @@ var (
 )
 
 // appendStatus appends "STATUS=" and s to b, sanitized so that the value
-// stays one line of valid UTF-8: CR, LF and NUL become spaces (a newline
-// would otherwise start a second assignment), other control characters are
-// kept, and invalid UTF-8 becomes U+FFFD. Sanitizing instead of rejecting
-// means a status built from an error message is never lost.
+// stays one line of valid UTF-8 (sdwire.AppendText): control characters
+// become spaces (a newline would otherwise start a second assignment) and
+// invalid UTF-8 becomes U+FFFD. Sanitizing instead of rejecting means a
+// status built from an error message is never lost.
 func appendStatus(b []byte, s string) []byte {
-	b = append(b, "STATUS="...)
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c == '\n' || c == '\r' || c == 0 {
-				c = ' '
-			}
-			b = append(b, c)
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = utf8.AppendRune(b, utf8.RuneError)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return b
+	return sdwire.AppendText(append(b, "STATUS="...), s)
 }
 
 // validKey reports whether k can be the name of a notification variable:

@@ -20,7 +20,7 @@ func TestAppendStatus(t *testing.T) {
 		{name: "newline injection", give: "ok\nREADY=1", want: "STATUS=ok READY=1"},
 		{name: "CRLF", give: "a\r\nb", want: "STATUS=a  b"},
 		{name: "NUL", give: "a\x00b", want: "STATUS=a b"},
-		{name: "tab kept", give: "a\tb", want: "STATUS=a\tb"},
+		{name: "tab becomes a space", give: "a\tb", want: "STATUS=a b"},
 		{name: "UTF-8 kept", give: "grüße ✓", want: "STATUS=grüße ✓"},
 		{name: "invalid UTF-8", give: "a\xffb", want: "STATUS=a\uFFFDb"},
 		{name: "truncated rune", give: "a\xe2\x9c", want: "STATUS=a\uFFFD\uFFFD"},

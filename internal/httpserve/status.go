@@ -7,7 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
@@ -313,24 +312,5 @@ func statusLine(phase, note string, s *Snapshot, rate float64) string {
 	return b.String()
 }
 
-// oneLine replaces control characters with spaces, invalid UTF-8 with
-// U+FFFD, trims, and cuts the text to at most max bytes on a rune
-// boundary.
-func oneLine(s string, max int) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
-	s = strings.TrimSpace(s)
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+// oneLine is text for STATUS= or a probe: sdwire.OneLine.
+func oneLine(s string, max int) string { return sdwire.OneLine(s, max) }
