@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -30,7 +31,8 @@ type Joined struct {
 	ch    *net.UnixConn       // the private channel to the old process
 	real  *lifecycle.Notifier // the service manager
 	done  chan struct{}       // closed on adoption or abandonment
-	wg    sync.WaitGroup
+
+	relayDone, chDone chan struct{} // closed when readRelay, readChannel return
 
 	mu         sync.Mutex
 	adopted    bool   // guarded by mu
@@ -91,7 +93,7 @@ func join(env lifecycle.Environment, f *os.File) (*Joined, error) {
 	}
 	j := &Joined{env: env, relay: relay, ch: c.(*net.UnixConn), real: real, done: make(chan struct{})}
 	j.env.NotifySocket = relayAddr
-	j.wg.Add(2)
+	j.relayDone, j.chDone = make(chan struct{}), make(chan struct{})
 	go j.readRelay()
 	go j.readChannel()
 	return j, nil
@@ -201,15 +203,18 @@ func (j *Joined) Close() error {
 	}
 	j.closed = true
 	j.mu.Unlock()
+	// The relay first forwards what is queued (see readRelay).
+	_ = j.relay.SetReadDeadline(time.Now())
+	<-j.relayDone
 	err := errors.Join(j.relay.Close(), j.ch.Close())
-	j.wg.Wait()
+	<-j.chDone
 	return errors.Join(err, j.real.Close())
 }
 
 // readChannel waits for the old process's word: the adoption, or the end
 // of the channel.
 func (j *Joined) readChannel() {
-	defer j.wg.Done()
+	defer close(j.chDone)
 	buf := make([]byte, lifecycle.MaxMessageSize)
 	for {
 		n, err := j.ch.Read(buf)
@@ -242,24 +247,47 @@ func (j *Joined) readChannel() {
 	}
 }
 
-// readRelay forwards what this process sends to the relay socket.
+// readRelay forwards what this process sends to the relay socket. When
+// Close sets a read deadline it forwards what is still queued, so that a
+// process that fails and exits does not lose its last STATUS=.
 func (j *Joined) readRelay() {
-	defer j.wg.Done()
-	self := os.Getpid()
+	defer close(j.relayDone)
 	buf := make([]byte, lifecycle.MaxMessageSize+1)
 	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(lifecycle.MaxFDs*4))
 	for {
 		n, oobn, flags, _, err := j.relay.ReadMsgUnix(buf, oob)
 		if err != nil {
-			return // closed
+			break
 		}
-		pid, files := parseOOB(oob[:oobn])
-		if pid == self && n <= lifecycle.MaxMessageSize && flags&unix.MSG_CTRUNC == 0 {
-			j.forward(string(buf[:n]), files)
+		j.handle(buf[:n], oob[:oobn], flags)
+	}
+	rc, err := j.relay.SyscallConn()
+	if err != nil {
+		return // closed
+	}
+	_ = rc.Control(func(fd uintptr) {
+		for {
+			n, oobn, flags, _, err := unix.Recvmsg(int(fd), buf, oob, unix.MSG_DONTWAIT)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				return
+			}
+			j.handle(buf[:n], oob[:oobn], flags)
 		}
-		for _, f := range files {
-			f.Close()
-		}
+	})
+}
+
+// handle forwards one datagram received by the relay, if this process sent
+// it, and closes the descriptors it carried.
+func (j *Joined) handle(msg, oob []byte, flags int) {
+	pid, files := parseOOB(oob)
+	if pid == os.Getpid() && len(msg) <= lifecycle.MaxMessageSize && flags&unix.MSG_CTRUNC == 0 {
+		j.forward(string(msg), files)
+	}
+	for _, f := range files {
+		f.Close()
 	}
 }
 
