@@ -38,6 +38,7 @@ type Joined struct {
 	adopted    bool   // guarded by mu
 	err        error  // guarded by mu; ErrAbandoned once the old process is gone
 	lastStatus string // guarded by mu; the last STATUS= line sent before adoption
+	readySent  bool   // guarded by mu; READY=1 went to the old process
 	closed     bool   // guarded by mu
 }
 
@@ -310,8 +311,26 @@ func (j *Joined) forward(msg string, files []*os.File) {
 		if st := statusLine(msg); st != "" {
 			j.lastStatus = st
 		}
-		_, _ = j.ch.Write([]byte(msg))
+		// Nothing goes to the old process after READY=1: it stops
+		// reading there, and a unix socket closed with unread data
+		// resets its peer (ECONNRESET), which the kernel reports before
+		// the data still queued: the adoption message would be lost.
+		// The last status is replayed to the manager on adoption.
+		if !j.readySent {
+			_, _ = j.ch.Write([]byte(msg))
+			j.readySent = hasReady(msg)
+		}
 	}
+}
+
+// hasReady reports whether msg says READY=1.
+func hasReady(msg string) bool {
+	for line := range strings.SplitSeq(msg, "\n") {
+		if line == "READY=1" {
+			return true
+		}
+	}
+	return false
 }
 
 // statusLine returns the last STATUS= line of msg, "" if none.
