@@ -316,7 +316,9 @@ func (j *Joined) forward(msg string, files []*os.File) {
 		// resets its peer (ECONNRESET), which the kernel reports before
 		// the data still queued: the adoption message would be lost.
 		// The last status is replayed to the manager on adoption.
-		if !j.readySent {
+		// A barrier is answered here, by closing its descriptor once
+		// what came before it is on its way to the old process.
+		if !j.readySent && msg != "BARRIER=1" {
 			_, _ = j.ch.Write([]byte(msg))
 			j.readySent = hasReady(msg)
 		}

@@ -422,3 +422,23 @@ func TestChildEnviron(t *testing.T) {
 		})
 	}
 }
+
+func TestDescribeExit(t *testing.T) {
+	tests := []struct {
+		name string
+		give unix.WaitStatus
+		want string
+	}{
+		{name: "exit", give: 1 << 8, want: "exited with status 1"},
+		{name: "not found", give: 127 << 8, want: "exited with status 127 (not found?)"},
+		{name: "seccomp", give: unix.WaitStatus(unix.SIGSYS), want: "was killed by SIGSYS (a system call its seccomp filter denies: see SystemCallFilter=)"},
+		{name: "core", give: unix.WaitStatus(unix.SIGSEGV) | 0x80, want: "was killed by SIGSEGV (core dumped)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := describeExit(tt.give, nil); got != tt.want {
+				t.Errorf("describeExit(%#x) = %q, want %q", uint32(tt.give), got, tt.want)
+			}
+		})
+	}
+}
