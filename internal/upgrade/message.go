@@ -54,10 +54,17 @@ func parseNotice(b []byte) notice {
 	return n
 }
 
-// oneLine returns s cut to at most max bytes on a rune boundary, with
-// control characters (a NUL, a CR) replaced by spaces, so that it can be
+// oneLine returns s as one line of valid UTF-8 of at most max bytes plus
+// "...": control characters (a NUL, a CR) become spaces and invalid bytes
+// U+FFFD, and a longer text is cut on a rune boundary, so that it can be
 // quoted in a one-line error.
 func oneLine(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return ' '
+		}
+		return r // strings.Map turns invalid bytes into U+FFFD
+	}, s)
 	if len(s) > max {
 		cut := max
 		for cut > 0 && s[cut]&0xC0 == 0x80 { // not in the middle of a rune
@@ -65,10 +72,5 @@ func oneLine(s string, max int) string {
 		}
 		s = s[:cut] + "..."
 	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r
-	}, s)
+	return s
 }
