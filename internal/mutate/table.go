@@ -81,7 +81,7 @@ var mutations = []mutation{
 	{
 		name: "lifecycle: newline let into STATUS",
 		edits: []edit{
-			{"lifecycle/message.go", `if c == '\n' || c == '\r' || c == 0 {`, `if c == '\r' || c == 0 {`},
+			{"internal/sdwire/text.go", "if c < 0x20 || c == 0x7f {", "if (c < 0x20 && c != '\\n') || c == 0x7f {"},
 		},
 		pkgs: []string{"./lifecycle/"},
 	},
@@ -384,7 +384,7 @@ var mutations = []mutation{
 	{
 		name: "lifecycle: invalid UTF-8 let into STATUS",
 		edits: []edit{
-			{"lifecycle/message.go", "if r == utf8.RuneError && size == 1 {", "if r == utf8.RuneError && size == 0 {"},
+			{"internal/sdwire/text.go", "if r == utf8.RuneError && size == 1 {", "if r == utf8.RuneError && size == 0 {"},
 		},
 		pkgs: []string{"./lifecycle/"},
 	},

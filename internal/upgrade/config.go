@@ -2,6 +2,7 @@ package upgrade
 
 import (
 	"fmt"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"time"
 
 	"github.com/sdlife/sdlife/lifecycle"
@@ -90,7 +91,7 @@ func (c *Config) check() error {
 		return &Error{Why: fmt.Sprintf("%d descriptors to hand over, at most %d fit", len(c.Files), maxFiles)}
 	}
 	for i, f := range c.Files {
-		if !lifecycle.ValidFDName(f.Name) || f.Name == ChannelName {
+		if !sdwire.ValidFDName(f.Name) || f.Name == ChannelName {
 			return &Error{Why: fmt.Sprintf("descriptor %d: invalid name %q", i, f.Name)}
 		}
 		if f.File == nil {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"net"
 	"os"
 	"strings"
@@ -216,7 +217,7 @@ func (j *Joined) Close() error {
 // of the channel.
 func (j *Joined) readChannel() {
 	defer close(j.chDone)
-	buf := make([]byte, lifecycle.MaxMessageSize)
+	buf := make([]byte, sdwire.MaxMessageSize)
 	for {
 		n, err := j.ch.Read(buf)
 		if err != nil {
@@ -253,8 +254,8 @@ func (j *Joined) readChannel() {
 // process that fails and exits does not lose its last STATUS=.
 func (j *Joined) readRelay() {
 	defer close(j.relayDone)
-	buf := make([]byte, lifecycle.MaxMessageSize+1)
-	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(lifecycle.MaxFDs*4))
+	buf := make([]byte, sdwire.MaxMessageSize+1)
+	oob := make([]byte, unix.CmsgSpace(unix.SizeofUcred)+unix.CmsgSpace(sdwire.MaxFDs*4))
 	for {
 		n, oobn, flags, _, err := j.relay.ReadMsgUnix(buf, oob)
 		if err != nil {
@@ -284,7 +285,7 @@ func (j *Joined) readRelay() {
 // it, and closes the descriptors it carried.
 func (j *Joined) handle(msg, oob []byte, flags int) {
 	pid, files := parseOOB(oob)
-	if pid == os.Getpid() && len(msg) <= lifecycle.MaxMessageSize && flags&unix.MSG_CTRUNC == 0 {
+	if pid == os.Getpid() && len(msg) <= sdwire.MaxMessageSize && flags&unix.MSG_CTRUNC == 0 {
 		j.forward(string(msg), files)
 	}
 	for _, f := range files {

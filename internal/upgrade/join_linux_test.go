@@ -5,6 +5,7 @@ package upgrade
 import (
 	"context"
 	"errors"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"net"
 	"os"
 	"os/exec"
@@ -32,7 +33,7 @@ func joinPair(t *testing.T, m *sdtest.Manager) (*Joined, *net.UnixConn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
-	t.Setenv(envNotifySocket, m.Address())
+	t.Setenv(envNotifySocket, m.Environment().NotifySocket)
 	files := lifecycle.NewFiles(lifecycle.NamedFile{Name: ChannelName, File: os.NewFile(uintptr(pair[1]), ChannelName)})
 	j, err := Join(lifecycle.Environment{PID: os.Getpid()}, files)
 	if err != nil || j == nil {
@@ -48,7 +49,7 @@ func joinPair(t *testing.T, m *sdtest.Manager) (*Joined, *net.UnixConn) {
 func readMsg(t *testing.T, c *net.UnixConn) string {
 	t.Helper()
 	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	buf := make([]byte, lifecycle.MaxMessageSize)
+	buf := make([]byte, sdwire.MaxMessageSize)
 	n, err := c.Read(buf)
 	if err != nil {
 		t.Fatalf("old process's end: %v", err)
@@ -124,10 +125,10 @@ func TestJoinRelay(t *testing.T) {
 		if msg.PID != os.Getpid() {
 			t.Errorf("message %q from PID %d, want %d", msg.Raw, msg.PID, os.Getpid())
 		}
-		if msg.Has("X_SPOOF", "1") {
+		if sdtest.Has("X_SPOOF", "1")(msg) {
 			t.Errorf("another process's message went through the relay: %q", msg.Raw)
 		}
-		if msg.Has("STATUS", "starting") || msg.Has("READY", "1") {
+		if sdtest.Has("STATUS", "starting")(msg) || sdtest.Has("READY", "1")(msg) {
 			t.Errorf("a message from before the adoption reached the manager: %q", msg.Raw)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"io"
 	"net"
 	"os"
@@ -218,7 +219,7 @@ func (c *Child) waitReady(ctx context.Context, timeout time.Duration, onExtend f
 	readerDone := make(chan struct{})
 	go func() {
 		defer close(readerDone)
-		buf := make([]byte, lifecycle.MaxMessageSize+1)
+		buf := make([]byte, sdwire.MaxMessageSize+1)
 		for {
 			n, err := c.conn.Read(buf)
 			if err != nil {

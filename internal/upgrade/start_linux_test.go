@@ -116,14 +116,14 @@ func TestHandOver(t *testing.T) {
 	}
 	for _, kv := range []string{"READY=1", "WATCHDOG=1"} {
 		k, v, _ := strings.Cut(kv, "=")
-		if !msg.Has(k, v) {
+		if !sdtest.Has(k, v)(msg) {
 			t.Errorf("hand-over %q lacks %s: one datagram must carry it", msg.Raw, kv)
 		}
 	}
-	if msg.Has("MAINPIDFD", "1") != (msg.NumFDs == 1) {
+	if sdtest.Has("MAINPIDFD", "1")(msg) != (msg.NumFDs == 1) {
 		t.Errorf("hand-over %q carries %d descriptors: MAINPIDFD=1 needs exactly one", msg.Raw, msg.NumFDs)
 	}
-	if _, err := unix.PidfdOpen(os.Getpid(), 0); err == nil && !msg.Has("MAINPIDFD", "1") {
+	if _, err := unix.PidfdOpen(os.Getpid(), 0); err == nil && !sdtest.Has("MAINPIDFD", "1")(msg) {
 		t.Errorf("pidfds work here, but the hand-over %q has no MAINPIDFD=1", msg.Raw)
 	}
 
@@ -140,7 +140,7 @@ func TestHandOver(t *testing.T) {
 	for _, kv := range []string{"X_LISTEN_PID_OK=true", "X_WATCHDOG_PID_OK=true",
 		"X_FDNAMES=http:http-conn-1:" + ChannelName, "X_NOTIFY_SOCKET_UNSET=true"} {
 		k, v, _ := strings.Cut(kv, "=")
-		if !adopted.Has(k, v) {
+		if !sdtest.Has(k, v)(adopted) {
 			got, _ := adopted.Get(k)
 			t.Errorf("in the new process %s=%q, want %q", k, got, v)
 		}
