@@ -14,7 +14,8 @@ import (
 // does not parse, say: STATUS=start failed: <err>, ERRNO= when err wraps
 // a syscall.Errno, then a wait of at most a second until the manager has
 // read them (the process is about to exit). Outside systemd it does
-// nothing. A Service reports its own failures the same way.
+// nothing. A Service reports its own failures (those of Run) the same
+// way; an error from New is not reported: pass it here.
 func ReportStartFailure(env lifecycle.Environment, err error) {
 	n, nerr := lifecycle.NewNotifier(env)
 	if nerr != nil {

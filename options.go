@@ -27,15 +27,14 @@ type Options struct {
 	// port, say. Nil: Listen alone.
 	Listeners []Listener
 
-	// Server configures the HTTP server and its drain: the http.Server
-	// template (timeouts, TLS, protocols), DrainTimeout, IdleGrace,
-	// StopTimeout, GoawayAckTimeout (see httpadapter.ServerConfig). Its
-	// Handler, Notifier, Readiness, Ready and Logger must be left zero:
-	// the handler is Run's (or Serve's) argument, the rest is the
-	// Service's.
+	// Server configures the HTTP servers of every listener and their
+	// drain: the http.Server template (timeouts, TLS, protocols),
+	// DrainTimeout, IdleGrace, StopTimeout, GoawayAckTimeout (see
+	// httpadapter.ServerConfig). Each listener's server gets a copy.
 	Server httpadapter.ServerConfig
 
-	// Logger receives the service's logs. Nil means silent.
+	// Logger receives the service's logs, the errors Run returns
+	// included. Nil means silent.
 	Logger *slog.Logger
 
 	// Environment is the service manager's variables. Nil means
@@ -73,7 +72,7 @@ type Options struct {
 	// counted but not acted on. Zero means 5 seconds.
 	MemoryPressureInterval time.Duration
 
-	// BarrierTimeout bounds the wait, at the very end of Stop, until the
+	// BarrierTimeout bounds the wait, at the very end of Run, until the
 	// manager has processed every notification sent (BARRIER=1), so the
 	// final STATUS= is not lost when the process exits. Zero means one
 	// second; negative skips the barrier.

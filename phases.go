@@ -169,12 +169,12 @@ func (s *Service) closeResources() []error {
 // address is now address, after a reload read a new configuration. The
 // listener cannot move while the service runs; when address differs from
 // where it listens, the log and STATUS= say that the next restart applies
-// it (Listen then replaces the stored listener) and ListenAddressChanged
+// it (the stored listener is then replaced) and ListenAddressChanged
 // reports true.
 //
-// When the configured address could not be bound at the start (see
-// httpserve.ListenResult.Unbound), STATUS= says so until this is
-// called with another address, or with the one served, which clears it.
+// When the configured address could not be bound at the start (the
+// stored listener kept serving), STATUS= says so until this is called
+// with another address, or with the one served, which clears it.
 func (s *Service) ListenAddressChanged(address string) bool {
 	srv := s.httpServer()
 	if srv == nil || srv.Addr() == nil {
@@ -205,9 +205,9 @@ func (s *Service) ListenAddressChanged(address string) bool {
 // CheckListenAddress tells whether address could replace the one the
 // service listens on, for a reload to refuse a configuration that the
 // next restart could not apply: it must resolve, have a valid port, and
-// bind, as far as that can be tried without disturbing the service (see
-// httpserve.CheckAddress). The address served passes; before Serve,
-// address is checked alone.
+// bind, as far as that can be tried without disturbing the service: for
+// the port served, only the host is tried, on a port the kernel chooses.
+// The address served passes; before Run serves, address is checked alone.
 func (s *Service) CheckListenAddress(ctx context.Context, address string) error {
 	var serving net.Addr
 	if srv := s.httpServer(); srv != nil {

@@ -16,18 +16,20 @@ type Hook struct {
 
 // Run runs the service's whole life and returns when it is over:
 //
-//  1. Start: signals caught, STATUS= "Starting".
-//  2. Serve h on the listener handed over by the manager or bound.
+//  1. Signals caught, STATUS= "Starting".
+//  2. h served on Options.Listen, handed over by the manager or bound,
+//     and each Options.Listeners entry's handler on its own.
 //  3. The hooks' OnStart, in order. The first failure ends the start:
 //     it is reported (STATUS=, ERRNO=) and Run stops and returns it.
-//  4. Ready: READY=1 once the listener accepts and every hook started.
+//  4. READY=1 once every listener accepts and every hook started.
 //  5. Serving, reloading on SIGHUP, pinging the watchdog, until SIGTERM,
 //     SIGINT, ctx's end or a server failure.
-//  6. Stopping (STOPPING=1), the drain, the hooks' OnStop in reverse
-//     order, then Stop.
+//  6. STOPPING=1, the drain of every server, the hooks' OnStop in
+//     reverse order, the Service's goroutines waited for, a final barrier.
 //
 // Run returns nil after a stop by signal or ctx; the server's failure, a
-// start failure, or the errors of the stop otherwise. The stop is bounded
+// start failure, or the errors of the stop otherwise, each already logged
+// (Options.Logger) and, for a failure, reported in STATUS=. The stop is bounded
 // by the drain's own timeout (Options.Server.DrainTimeout), not by ctx,
 // which has ended by then.
 func (s *Service) Run(ctx context.Context, h http.Handler, hooks ...Hook) error {

@@ -20,7 +20,8 @@ import (
 // are not counted in STATUS=.
 type Listener struct {
 	// ListenConfig says where the listener comes from. Its Name is
-	// required and must differ from every other listener's.
+	// required (New fails without it) and must differ from every other
+	// listener's, Options.Listen's "http" included.
 	httpadapter.ListenConfig
 	// Handler serves the listener's requests.
 	Handler http.Handler

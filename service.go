@@ -19,8 +19,7 @@ import (
 
 // Service runs the whole life of one HTTP service under the service
 // manager: its listener, its server and drain, readiness, STATUS=, reloads,
-// the watchdog and the stop. Build it with New; then either call Run,
-// which does everything, or drive the phases yourself (see Start).
+// the watchdog and the stop. Build it with New; Run runs its whole life.
 //
 // A Service runs once.
 type Service struct {
@@ -83,7 +82,8 @@ const (
 
 // New checks opts, reads the environment (once, unless
 // Options.Environment is set), connects the Notifier and takes the
-// descriptors the manager passed. Nothing runs until Run or Start.
+// descriptors the manager passed. Nothing runs until Run. A failure of
+// New is not reported to the manager: report it with ReportStartFailure.
 func New(opts Options) (*Service, error) {
 	if err := opts.check(); err != nil {
 		return nil, err

@@ -11,7 +11,7 @@ type Check struct {
 	// Func reports the health of one dependency; nil error means healthy.
 	// It should return when ctx is done.
 	Func func(ctx context.Context) error
-	// Timeout bounds one run. Zero means DefaultCheckTimeout (2s). A check
+	// Timeout bounds one run. Zero means 2s. A check
 	// that has not returned by then counts as failing.
 	Timeout time.Duration
 	// Fatal marks a check whose failure means the process should be

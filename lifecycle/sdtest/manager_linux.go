@@ -72,8 +72,9 @@ func WithWatchdog(interval time.Duration) Option {
 func WithFDStore(max int) Option { return func(c *config) { c.fdStoreMax = max } }
 
 // WithOnMessage calls fn for every message, in order, from the receiving
-// goroutine, before the next message is read and before a barrier that
-// follows it is released.
+// goroutine, before the next message is read, before a barrier that
+// follows it is released, and before Wait or Messages can see it: a Wait
+// that returns the message returns after fn ran for it.
 func WithOnMessage(fn func(Message)) Option { return func(c *config) { c.onMessage = fn } }
 
 // WithMemoryPressure exports $MEMORY_PRESSURE_WATCH naming a FIFO, as a
@@ -382,27 +383,28 @@ func parseDatagram(data, oob []byte) (Message, []*os.File) {
 }
 
 // record stores a message and disposes of its descriptors as PID 1 would.
-// The fd store is updated before the message is visible, so that Wait
-// and Messages see StoreFull; every other descriptor is closed, and
-// waiters woken, after WithOnMessage's callback ran, so that a barrier or
-// a Wait waits for it.
+// The fd store is updated first, so that the message carries StoreFull;
+// then WithOnMessage's callback runs; only then does the message become
+// visible to Wait and Messages, waiters are woken and every other
+// descriptor is closed (which releases a barrier), so that whoever waits
+// for a message sees the callback's effects.
 func (m *Manager) record(msg Message, files []*os.File) {
 	m.mu.Lock()
-	msg.Seq = len(m.msgs) + 1
+	msg.Seq = len(m.msgs) + 1 // one receiving goroutine: no other record in between
 	files = m.storeLocked(&msg, files)
-	m.msgs = append(m.msgs, msg)
 	onMessage := m.cfg.onMessage
 	m.mu.Unlock()
 
 	if onMessage != nil {
 		onMessage(msg)
 	}
-	for _, f := range files {
-		f.Close()
-	}
 	m.mu.Lock()
+	m.msgs = append(m.msgs, msg)
 	m.cond.Broadcast()
 	m.mu.Unlock()
+	for _, f := range files {
+		f.Close() // a barrier's descriptor: released once the message is visible
+	}
 }
 
 // storeLocked applies FDSTORE=1 and FDSTOREREMOVE=1 to the fake store and
