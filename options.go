@@ -72,6 +72,17 @@ type Options struct {
 	// counted but not acted on. Zero means 5 seconds.
 	MemoryPressureInterval time.Duration
 
+	// UpgradeTimeout bounds the start of a new binary at an upgrade: a
+	// reload (SIGHUP, systemctl reload) while the file at the path
+	// ExecStart= names is not the running binary starts that binary beside
+	// this process, and makes it the main process once it reports READY=1
+	// within UpgradeTimeout; otherwise it is stopped and this process
+	// serves on, STATUS= saying "upgrade failed: <why>". Keep it shorter
+	// than the unit's TimeoutStartSec=, which bounds the reload. Zero
+	// means 20 seconds; negative turns upgrades off (a reload then only
+	// re-reads the configuration).
+	UpgradeTimeout time.Duration
+
 	// BarrierTimeout bounds the wait, at the very end of Run, until the
 	// manager has processed every notification sent (BARRIER=1), so the
 	// final STATUS= is not lost when the process exits. Zero means one

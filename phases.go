@@ -47,12 +47,19 @@ func (s *Service) start(context.Context) error {
 // After a stop request or a failed start it does nothing. An error means
 // READY=1 could not be sent.
 func (s *Service) becomeReady() error {
+	if err := s.checkBeforeAdoption(); err != nil {
+		s.startFailed(err)
+		s.requestStop(err)
+		return err
+	}
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if State(s.state.Load()) != StateStarting {
+		s.mu.Unlock()
 		return nil
 	}
 	_, err := s.enterLocked(StateReady)
+	s.mu.Unlock()
+	s.awaitAdoption() // an upgrade's new process: accept once adopted
 	return err
 }
 
@@ -139,6 +146,12 @@ func (s *Service) stop(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	s.status.Stop()
+	// After an upgrade the barrier matters most: PID 1 handles a process's
+	// exit apart from its notifications, and must have read the hand-over
+	// (MAINPID=) before it sees this process exit, or it takes the exit
+	// for the main process's. It reads its socket in order, and closes the
+	// barrier's descriptor even for a sender that is no longer the main
+	// process (it logs that it ignores the message).
 	if d := s.opts.barrierTimeout(); d > 0 {
 		bctx, cancel := context.WithTimeout(ctx, d)
 		if _, err := s.notifier.Barrier(bctx); err != nil && !errors.Is(err, lifecycle.ErrUnreachable) {
@@ -160,6 +173,9 @@ func (s *Service) closeResources() []error {
 		errs = append(errs, err)
 	}
 	if err := s.notifier.Close(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.joined.Close(); err != nil {
 		errs = append(errs, err)
 	}
 	return errs

@@ -80,12 +80,17 @@ func (s *Service) drainRequests() {
 	}
 }
 
-// reload runs every reloader bracketed by RELOADING=1 (with MONOTONIC_USEC)
+// reload is an upgrade when the binary at the ExecStart= path is not the
+// running one (see upgrade). Otherwise it runs every reloader bracketed by
+// RELOADING=1 (with MONOTONIC_USEC)
 // and READY=1, as Type=notify-reload expects; the readiness probe says
 // "reloading" meanwhile. A failed reload still ends with READY=1: the
 // service is up, with its previous state, and STATUS= says what failed.
 // A stop that begins meanwhile wins: no READY=1 follows STOPPING=1.
 func (s *Service) reload() {
+	if s.maybeUpgrade() {
+		return
+	}
 	s.mu.Lock()
 	if ok, _ := s.enterLocked(StateReloading); !ok {
 		s.mu.Unlock()

@@ -124,18 +124,29 @@ func (s *Service) serveOne(l Listener, primary bool, stored int) error {
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	s.servers = append(s.servers, srv)
-	s.releaseStored = append(s.releaseStored, res.ReleaseStored)
-	s.mu.Unlock()
-	ln := res.Listener
-	if err := srv.Start(ln); err != nil {
-		ln.Close()
-		return err
-	}
 	name := l.Name
 	if name == "" {
 		name = httpserve.DefaultListenerName
+	}
+	ln := res.Listener
+	s.mu.Lock()
+	s.servers = append(s.servers, srv)
+	s.releaseStored = append(s.releaseStored, res.ReleaseStored)
+	s.listening = append(s.listening, namedListener{name: name, ln: ln})
+	if sc.ConnStore != nil {
+		s.connStores = append(s.connStores, sc.ConnStore)
+	}
+	if s.joined != nil {
+		// An upgrade's new process accepts only once adopted: until then
+		// the old process serves (see awaitAdoption).
+		s.pending = append(s.pending, pendingStart{srv: srv, ln: ln})
+		s.mu.Unlock()
+	} else {
+		s.mu.Unlock()
+		if err := srv.Start(ln); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	s.log.Info("sdlife: serving", "listener", name, "addr", ln.Addr().String(), "source", res.Source.String(), "adopted_connections", res.Adopted, "backlog", res.Backlog)
 	switch n := res.Notice(); {
@@ -181,6 +192,10 @@ func (s *Service) drain(ctx context.Context) error {
 	s.stopping()
 	s.mu.Lock()
 	srvs := append([]*httpserve.Server(nil), s.servers...)
+	for _, p := range s.pending {
+		p.ln.Close() // never accepted from: an upgrade's new process that was not adopted
+	}
+	s.pending = nil
 	s.mu.Unlock()
 	errs := make([]error, len(srvs))
 	var wg sync.WaitGroup

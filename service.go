@@ -2,6 +2,7 @@ package sdlife
 
 import (
 	"context"
+	"github.com/sdlife/sdlife/internal/upgrade"
 	"log/slog"
 	"net"
 	"net/http"
@@ -47,11 +48,17 @@ type Service struct {
 	cancelRun context.CancelFunc
 	wg        sync.WaitGroup // the Service's goroutines
 
-	mu        sync.Mutex
-	state     atomic.Int32        // a State; changed only by enterLocked, with mu held
-	reloaders []Reloader          // guarded by mu
-	serving   bool                // guarded by mu; Serve was called
-	servers   []*httpserve.Server // guarded by mu; Options.Listen's first
+	mu         sync.Mutex
+	state      atomic.Int32           // a State; changed only by enterLocked, with mu held
+	reloaders  []Reloader             // guarded by mu
+	serving    bool                   // guarded by mu; Serve was called
+	listening  []namedListener        // guarded by mu; every listener served, for an upgrade
+	connStores []*httpserve.ConnStore // guarded by mu; closed once the service is handed over
+	pending    []pendingStart         // guarded by mu; servers an upgrade's new process starts once adopted
+	handedOver bool                   // guarded by mu; an upgrade made another process the main one
+	joined     *upgrade.Joined        // an upgrade's new process: the hand-over from the old one; else nil
+	manager    lifecycle.Environment  // env, with the manager's own socket when joined relays
+	servers    []*httpserve.Server    // guarded by mu; Options.Listen's first
 	// releaseStored drops the fd store's copies of the connections Serve
 	// took back; called after READY=1. Guarded by mu.
 	releaseStored []func() error
@@ -109,16 +116,28 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 	if err != nil {
 		return nil, err // lifecycle's errors carry its prefix
 	}
-	n, err := lifecycle.NewNotifier(env)
-	if err != nil {
-		return nil, err // lifecycle's errors carry its prefix
-	}
 	files := opts.Files
 	if files == nil {
 		if files, err = lifecycle.TakeFiles(env); err != nil {
-			n.Close()
 			return nil, err // lifecycle's errors carry its prefix
 		}
+	}
+	// An upgrade's new process: until the old process hands the service
+	// over, its notifications go to the old process (see upgrade.Join).
+	joined, err := upgrade.Join(env, files)
+	if err != nil {
+		files.Close()
+		return nil, err // upgrade's errors carry its prefix
+	}
+	manager := env // what a new process of an upgrade is told of the manager
+	if joined != nil {
+		env, manager = joined.Environment(), joined.Manager()
+	}
+	n, err := lifecycle.NewNotifier(env)
+	if err != nil {
+		files.Close()
+		joined.Close()
+		return nil, err // lifecycle's errors carry its prefix
 	}
 	counters := httpserve.NewCounters()
 	s := &Service{
@@ -127,6 +146,8 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 		log:      log,
 		notifier: n,
 		files:    files,
+		joined:   joined,
+		manager:  manager,
 		fdstore:  fdstore,
 		watchdog: wd,
 		counters: counters,

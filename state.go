@@ -9,9 +9,15 @@ import (
 // also sets the readiness probe, the STATUS= phase and sends the manager's
 // notification that belongs to it, so the three can never disagree.
 //
-//	New ─► Starting ─► Ready ◄─► Reloading
-//	           │          │          │
-//	           └──────────┴──────────┴──► Stopping ─► Stopped
+//	                    ┌──► Upgrading ──┐ (handed over: the new process serves)
+//	                    │       │        │
+//	New ─► Starting ─► Ready ◄──┴─► Reloading
+//	           │          │          │   │
+//	           └──────────┴──────────┴───┴──► Stopping ─► Stopped
+//
+// Upgrading is a reload that puts a new binary in the process's place:
+// it ends in Ready when the new binary cannot serve, and in Stopping when
+// it took over (this process then sends nothing more to the manager).
 type State int32
 
 // The states, in the order a service passes through them.
@@ -20,6 +26,7 @@ const (
 	StateStarting               // start hooks running; STATUS "Starting"
 	StateReady                  // READY=1 sent; serving
 	StateReloading              // RELOADING=1 sent; reloaders running
+	StateUpgrading              // RELOADING=1 sent; a new binary starting beside this one
 	StateStopping               // STOPPING=1 sent; draining
 	StateStopped                // everything released
 )
@@ -34,6 +41,8 @@ func (s State) String() string {
 		return "ready"
 	case StateReloading:
 		return "reloading"
+	case StateUpgrading:
+		return "upgrading"
 	case StateStopping:
 		return "stopping"
 	case StateStopped:
@@ -51,6 +60,8 @@ func (s State) phase() string {
 		return "Serving"
 	case StateReloading:
 		return "Reloading"
+	case StateUpgrading:
+		return "Upgrading"
 	case StateStopping:
 		return "Stopping"
 	case StateStopped:
@@ -62,7 +73,7 @@ func (s State) phase() string {
 // probe is the readiness probe's word for the state.
 func (s State) probe() string {
 	switch s {
-	case StateReady, StateReloading:
+	case StateReady, StateReloading, StateUpgrading:
 		return s.String()
 	case StateStopping, StateStopped:
 		return "stopping"
@@ -76,11 +87,11 @@ func (s State) next(t State) bool {
 	case StateStarting:
 		return s == StateNew
 	case StateReady:
-		return s == StateStarting || s == StateReloading
-	case StateReloading:
+		return s == StateStarting || s == StateReloading || s == StateUpgrading
+	case StateReloading, StateUpgrading:
 		return s == StateReady
 	case StateStopping:
-		return s == StateStarting || s == StateReady || s == StateReloading
+		return s == StateStarting || s == StateReady || s == StateReloading || s == StateUpgrading
 	case StateStopped:
 		return s != StateStopped
 	}

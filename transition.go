@@ -31,12 +31,15 @@ func (s *Service) enterLocked(next State) (entered bool, err error) {
 		if prev == StateStarting {
 			s.startServing()
 		}
-	case StateReloading:
+	case StateReloading, StateUpgrading:
 		if _, err = s.notifier.Reloading(); err != nil {
 			err = fmt.Errorf("RELOADING=1: %w", err)
 		}
 	case StateStopping:
 		s.cancelRun()
+		if s.handedOver {
+			break // another process is the main one: it is not stopping
+		}
 		if _, err = s.notifier.Stopping(); err != nil {
 			err = fmt.Errorf("STOPPING=1: %w", err)
 		}

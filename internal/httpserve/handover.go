@@ -308,3 +308,16 @@ func (l *handoverListener) Close() error {
 	}
 	return l.Listener.Close()
 }
+
+// Close makes the store take nothing more: a drain that follows closes
+// idle connections with "Connection: close" instead of handing them over.
+// For a process that is no longer the main one (after an upgrade), whose
+// FDSTORE=1 the manager would ignore.
+func (s *ConnStore) Close() {
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.room = 0
+}

@@ -638,3 +638,23 @@ func sameUnixPath(bound, configured string) bool {
 	abs, err := filepath.Abs(configured)
 	return err == nil && abs == filepath.Clean(bound)
 }
+
+// ListenerFile returns a duplicate of l's listening socket, l as Listen
+// returned it (a hand-over listener included), for another process. The
+// socket stays non-blocking: the duplicate is made without
+// (*os.File).Fd.
+func ListenerFile(l net.Listener) (*os.File, error) {
+	if h, ok := l.(*handoverListener); ok {
+		l = h.Listener
+	}
+	type filer interface{ File() (*os.File, error) }
+	fl, ok := l.(filer)
+	if !ok {
+		return nil, fmt.Errorf("httpadapter: listener %T has no descriptor", l)
+	}
+	f, err := fl.File()
+	if err != nil {
+		return nil, fmt.Errorf("httpadapter: duplicating the listener on %s: %w", l.Addr(), err)
+	}
+	return f, nil
+}

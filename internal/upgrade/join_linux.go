@@ -27,11 +27,12 @@ import (
 // A nil *Joined, as Join returns in a process that is not an upgrade's new
 // process, is adopted from the start: Wait returns nil at once.
 type Joined struct {
-	env   lifecycle.Environment
-	relay *net.UnixConn       // where this process's Notifier sends
-	ch    *net.UnixConn       // the private channel to the old process
-	real  *lifecycle.Notifier // the service manager
-	done  chan struct{}       // closed on adoption or abandonment
+	env     lifecycle.Environment // the process's, NotifySocket the relay's
+	manager lifecycle.Environment // the process's, NotifySocket the manager's
+	relay   *net.UnixConn         // where this process's Notifier sends
+	ch      *net.UnixConn         // the private channel to the old process
+	real    *lifecycle.Notifier   // the service manager
+	done    chan struct{}         // closed on adoption or abandonment
 
 	relayDone, chDone chan struct{} // closed when readRelay, readChannel return
 
@@ -94,6 +95,8 @@ func join(env lifecycle.Environment, f *os.File) (*Joined, error) {
 		return nil, fmt.Errorf("upgrade: channel: %w", err)
 	}
 	j := &Joined{env: env, relay: relay, ch: c.(*net.UnixConn), real: real, done: make(chan struct{})}
+	j.manager = env
+	j.manager.NotifySocket = addr
 	j.env.NotifySocket = relayAddr
 	j.relayDone, j.chDone = make(chan struct{}), make(chan struct{})
 	go j.readRelay()
@@ -157,6 +160,12 @@ func listenRelay() (*net.UnixConn, string, error) {
 // Environment returns the env given to Join with NotifySocket set to the
 // relay: build the process's Notifier from it.
 func (j *Joined) Environment() lifecycle.Environment { return j.env }
+
+// Manager is the environment with the service manager's own socket, for
+// what this process hands on to a process of its own: the next upgrade's
+// new process must talk to the manager, not to this process's relay,
+// which relays only this process's messages.
+func (j *Joined) Manager() lifecycle.Environment { return j.manager }
 
 // Done is closed once the old process handed the service over, or went
 // away before it did; Err tells which.

@@ -46,6 +46,7 @@ func Join(env lifecycle.Environment, files *lifecycle.Files) (*Joined, error) {
 }
 
 func (j *Joined) Environment() lifecycle.Environment { return j.env }
+func (j *Joined) Manager() lifecycle.Environment     { return j.env }
 func (j *Joined) Done() <-chan struct{}              { c := make(chan struct{}); close(c); return c }
 func (j *Joined) Err() error                         { return nil }
 func (j *Joined) Wait(ctx context.Context) error     { return nil }
