@@ -7,7 +7,7 @@ import "testing"
 // READY=1 or RELOADING=1 after STOPPING=1 (since systemd 259 STOPPING=1 is
 // final), no second start, nothing after Stopped.
 func TestStateTransitions(t *testing.T) {
-	all := []State{StateNew, StateStarting, StateReady, StateReloading, StateStopping, StateStopped}
+	all := []State{StateNew, StateStarting, StateReady, StateReloading, StateUpgrading, StateStopping, StateStopped}
 	allowed := map[[2]State]bool{
 		{StateNew, StateStarting}:       true,
 		{StateNew, StateStopped}:        true, // a Service that never started is released
@@ -20,6 +20,10 @@ func TestStateTransitions(t *testing.T) {
 		{StateReloading, StateReady}:    true,
 		{StateReloading, StateStopping}: true,
 		{StateReloading, StateStopped}:  true,
+		{StateReady, StateUpgrading}:    true,
+		{StateUpgrading, StateReady}:    true, // the new binary cannot serve
+		{StateUpgrading, StateStopping}: true, // handed over, or a stop meanwhile
+		{StateUpgrading, StateStopped}:  true,
 		{StateStopping, StateStopped}:   true,
 	}
 	for _, from := range all {
@@ -44,6 +48,7 @@ func TestStateProbe(t *testing.T) {
 		{StateStarting, "starting"},
 		{StateReady, "ready"},
 		{StateReloading, "reloading"},
+		{StateUpgrading, "upgrading"},
 		{StateStopping, "stopping"},
 		{StateStopped, "stopping"},
 	}

@@ -41,7 +41,7 @@ var mutations = []mutation{
 	{
 		name: "state: READY=1 allowed after STOPPING=1",
 		edits: []edit{
-			{"state.go", "return s == StateStarting || s == StateReloading\n", "return s == StateStarting || s == StateReloading || s == StateStopping\n"},
+			{"state.go", "return s == StateStarting || s == StateReloading || s == StateUpgrading\n", "return s == StateStarting || s == StateReloading || s == StateUpgrading || s == StateStopping\n"},
 		},
 		pkgs: []string{"./", "./fxmodule/"},
 	},
@@ -507,21 +507,21 @@ var mutations = []mutation{
 	{
 		name: "state: /readyz 200 while reloading",
 		edits: []edit{
-			{"state.go", "case StateReady, StateReloading:\n\t\treturn s.String()", "case StateReady, StateReloading:\n\t\treturn StateReady.String()"},
+			{"state.go", "case StateReady, StateReloading, StateUpgrading:\n\t\treturn s.String()", "case StateReady, StateReloading, StateUpgrading:\n\t\treturn StateReady.String()"},
 		},
 		pkgs: []string{"./"},
 	},
 	{
 		name: "state: SIGTERM during a reload not a stop",
 		edits: []edit{
-			{"state.go", "return s == StateStarting || s == StateReady || s == StateReloading\n", "return s == StateStarting || s == StateReady\n"},
+			{"state.go", "return s == StateStarting || s == StateReady || s == StateReloading || s == StateUpgrading\n", "return s == StateStarting || s == StateReady || s == StateUpgrading\n"},
 		},
 		pkgs: []string{"./"},
 	},
 	{
 		name: "state: RELOADING=1 after STOPPING=1",
 		edits: []edit{
-			{"state.go", "case StateReloading:\n\t\treturn s == StateReady\n", "case StateReloading:\n\t\treturn s == StateReady || s == StateStopping\n"},
+			{"state.go", "case StateReloading, StateUpgrading:\n\t\treturn s == StateReady\n", "case StateReloading, StateUpgrading:\n\t\treturn s == StateReady || s == StateStopping\n"},
 		},
 		pkgs: []string{"./"},
 	},
