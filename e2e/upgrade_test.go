@@ -80,8 +80,10 @@ func TestUpgrade(t *testing.T) {
 		mustGet(t, servicePort(), "/", greeting)
 		mustGet(t, servicePort(), "/version", "v1")
 
-		l := startLoad(servicePort(), greeting, loadWorkers, false)
+		l := startLoad(servicePort(), greeting, loadWorkers/2, false)
 		defer l.finish()
+		lk := startLoad(servicePort(), greeting, loadWorkers/2, true)
+		defer lk.finish()
 		upgradeTo := func(ver string) (took time.Duration) {
 			t.Helper()
 			before := c.state(t, unit)["MainPID"]
@@ -138,12 +140,37 @@ func TestUpgrade(t *testing.T) {
 		}
 		upgradeTo("v2")
 		l.finish()
-		t.Logf("systemd %d: load across 7 upgrades and 3 refused ones: %v", su.systemd, l)
+		lk.finish()
+		t.Logf("systemd %d: load across 7 upgrades and 3 refused ones: %v; %v", su.systemd, l, lk)
+		if lk.failed.Load() != 0 {
+			t.Errorf("%d failed keep-alive requests across the upgrades: %v", lk.failed.Load(), lk)
+		}
 		maxLat, p999 := l.latency()
 		recordResult("upgrade", "systemd %d | 7 upgrades + 3 broken binaries under %d fresh-connection workers | %d ok, %d failed | reload took %v | client max %v, p99.9 %v",
 			su.systemd, loadWorkers, l.ok.Load(), l.failed.Load(), tooks, maxLat, p999)
 		if l.failed.Load() != 0 {
 			t.Errorf("%d failed requests across the upgrades: %v", l.failed.Load(), l)
+		}
+
+		// A stop and a restart after an upgrade still drain: a slow
+		// request in flight is answered. (The main process is one PID 1
+		// did not fork.)
+		for _, verb := range []string{"restart", "stop"} {
+			upgradeTo(map[string]string{"restart": "v1", "stop": "v2"}[verb])
+			slow := make(chan string, 1)
+			go func() {
+				code, body, err := get(servicePort(), "/slow?ms=2000")
+				slow <- fmt.Sprintf("%d %q %v", code, body, err)
+			}()
+			time.Sleep(300 * time.Millisecond) // the request is in flight (it takes 2 s)
+			start := time.Now()
+			out, err := c.run("systemctl", verb, unit)
+			got := <-slow
+			t.Logf("systemd %d: %s after an upgrade took %v (err %v %s); the slow request in flight: %s", su.systemd, verb, time.Since(start).Round(time.Millisecond), err, strings.TrimSpace(out), got)
+			recordResult("upgrade", "systemd %d | %s after an upgrade | slow request in flight: %s", su.systemd, verb, got)
+			if !strings.HasPrefix(got, "200 ") {
+				t.Errorf("%s after an upgrade: the request in flight got %s, want 200", verb, got)
+			}
 		}
 	})
 }
