@@ -673,6 +673,29 @@ var mutations = []mutation{
 		pkgs: []string{"./"},
 	},
 
+	// Upgrades (issue 18).
+	{
+		name: "upgrade: a replaced binary never noticed",
+		edits: []edit{
+			{"upgrade.go", "if err == nil && !replaced {", "if true {"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "upgrade: a failed upgrade not in STATUS",
+		edits: []edit{
+			{"upgrade.go", `s.setNoteLocked(noteReload, err.Error()) // "upgrade failed: <why>"`, `s.setNoteLocked(noteReload, "")`},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "upgrade: a failed upgrade leaves the reload open",
+		edits: []edit{
+			{"upgrade.go", "\ts.setNoteLocked(noteReload, err.Error()) // \"upgrade failed: <why>\"\n\ts.enterLocked(StateReady)", "\ts.setNoteLocked(noteReload, err.Error()) // \"upgrade failed: <why>\""},
+		},
+		pkgs: []string{"./"},
+	},
+
 	// Readiness and memory pressure.
 	{
 		name: "readiness: /readyz 200 while stopping",

@@ -1,0 +1,121 @@
+package sdlife_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/sdlife/sdlife"
+	"github.com/sdlife/sdlife/lifecycle/sdtest"
+)
+
+// asBinary makes path the binary a reload compares with the running one
+// (argv[0], the path ExecStart= names) for the rest of the test.
+func asBinary(t *testing.T, path string) {
+	t.Helper()
+	old := os.Args[0]
+	os.Args[0] = path
+	t.Cleanup(func() { os.Args[0] = old })
+}
+
+// A reload while the binary at the ExecStart= path cannot serve is an
+// upgrade that fails: RELOADING=1, STATUS= saying "upgrade failed: <why>",
+// READY=1, and the process serves on in state Ready. No reloader runs: the
+// configuration stays as it is.
+func TestUpgradeBrokenBinary(t *testing.T) {
+	tests := []struct {
+		name string
+		give func(t *testing.T, path string) // writes the binary at path
+		want string
+	}{
+		{"missing", func(*testing.T, string) {}, "no such file"},
+		{"not executable", func(t *testing.T, p string) { writeScript(t, p, "exit 0", 0o644) }, "not executable"},
+		{"exits 1 at start", func(t *testing.T, p string) { writeScript(t, p, "exit 1", 0o755) }, "exited with status 1"},
+		{"hangs at start", func(t *testing.T, p string) { writeScript(t, p, "exec sleep 30", 0o755) }, "READY=1 within 300ms"},
+		{"killed at start", func(t *testing.T, p string) { writeScript(t, p, "kill -SEGV $$", 0o755) }, "SIGSEGV"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "service")
+			tt.give(t, path)
+			asBinary(t, path)
+			var reloaded atomic.Int32
+			h := newHarness(t)
+			svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 300 * time.Millisecond })
+			svc.AddReloader(sdlife.ReloadFunc(func(context.Context) error { reloaded.Add(1); return nil }))
+			r := h.run(svc, hello())
+			h.wait(ready, "READY=1")
+			seq := h.last()
+			svc.Reload()
+			h.reloaded(seq)
+			failed := h.after(seq, sdtest.StatusContains("upgrade failed: "), "STATUS=upgrade failed")
+			if !strings.Contains(failed.Raw, tt.want) {
+				t.Errorf("STATUS %q does not say %q", failed.Raw, tt.want)
+			}
+			if svc.State() != sdlife.StateReady {
+				t.Errorf("state %v after the failed upgrade", svc.State())
+			}
+			if n := reloaded.Load(); n != 0 {
+				t.Errorf("the reloader ran %d times: a failed upgrade is not a configuration reload", n)
+			}
+			if code, body, err := get(r.url("/")); err != nil || code != 200 || body != "hello\n" {
+				t.Errorf("after the failed upgrade: GET / = %d %q, %v", code, body, err)
+			}
+			r.stop(t)
+		})
+	}
+}
+
+// With UpgradeTimeout negative, a reload only reloads the configuration,
+// whatever the binary on disk.
+func TestUpgradeOff(t *testing.T) {
+	asBinary(t, filepath.Join(t.TempDir(), "missing"))
+	var reloaded atomic.Int32
+	h := newHarness(t)
+	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = -1 })
+	svc.AddReloader(sdlife.ReloadFunc(func(context.Context) error { reloaded.Add(1); return nil }))
+	r := h.run(svc, hello())
+	h.wait(ready, "READY=1")
+	seq := h.last()
+	svc.Reload()
+	h.reloaded(seq)
+	if n := reloaded.Load(); n != 1 {
+		t.Errorf("the reloader ran %d times, want 1", n)
+	}
+	if h.countSince(seq, sdtest.StatusContains("upgrade")) != 0 {
+		t.Errorf("an upgrade was tried with upgrades off:\n%s", h.dump())
+	}
+	r.stop(t)
+}
+
+// A stop while the new binary is starting calls the upgrade off: the new
+// process is stopped, the old one drains and Run returns, with no READY=1
+// after STOPPING=1.
+func TestUpgradeStopWhileStarting(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "service")
+	writeScript(t, path, "exec sleep 30", 0o755)
+	asBinary(t, path)
+	h := newHarness(t)
+	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 30 * time.Second })
+	r := h.run(svc, hello())
+	h.wait(ready, "READY=1")
+	seq := h.last()
+	svc.Reload()
+	h.after(seq, reloading, "RELOADING=1")
+	r.stop(t)
+	st := h.seq(stopping)
+	if n := h.countSince(st, ready); n != 0 {
+		t.Errorf("READY=1 after STOPPING=1:\n%s", h.dump())
+	}
+}
+
+func writeScript(t *testing.T, path, body string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), mode); err != nil {
+		t.Fatal(err)
+	}
+}
