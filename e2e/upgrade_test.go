@@ -174,3 +174,46 @@ func TestUpgrade(t *testing.T) {
 		}
 	})
 }
+
+// TestUpgradeIdlePool (issue 18): a pool of 200 idle keep-alive
+// connections is answered on the very same TCP connections after each of
+// 5 upgrades: the old process parks them (between two requests) and hands
+// them to the new process with the listener; none is closed by the
+// server.
+func TestUpgradeIdlePool(t *testing.T) {
+	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
+		const unit = "chi-server.service"
+		c := bootChiServer(t, su.name)
+		c.installBinary(t, versionedChiServer(t, "v1"))
+		c.must(t, "systemctl", "start", unit)
+		greeting := defaultConfig().Greeting
+		mustGet(t, servicePort(), "/version", "v1")
+		pool := openPool(t, servicePort(), poolSize, greeting)
+		var handed []string
+		for i := range 5 {
+			ver := []string{"v2", "v1"}[i%2]
+			before := c.state(t, unit)["MainPID"]
+			c.installBinary(t, versionedChiServer(t, ver))
+			c.must(t, "systemctl", "reload", unit)
+			if now := c.state(t, unit)["MainPID"]; now == before {
+				t.Fatalf("upgrade %d to %s: MainPID %s unchanged", i+1, ver, now)
+			}
+			mustGet(t, servicePort(), "/version", ver)
+			closed := pool.closedByServer()
+			errs := pool.round(greeting)
+			if closed > 0 || len(errs) > 0 {
+				t.Errorf("upgrade %d: %d pool connections closed by the server, %d requests on the pool failed: %v", i+1, closed, len(errs), errs[:min(5, len(errs))])
+			}
+			handed = append(handed, fmt.Sprintf("%d closed, %d failed", closed, len(errs)))
+		}
+		es := c.journalJSON(t, unit)
+		var counts []string
+		for _, e := range es {
+			if e.field("MESSAGE") == "sdlife: upgraded: the new process serves; draining" {
+				counts = append(counts, e.field("HANDED_OVER"))
+			}
+		}
+		t.Logf("systemd %d: pool of %d across 5 upgrades: %v; HANDED_OVER per upgrade %v", su.systemd, poolSize, handed, counts)
+		recordResult("upgrade", "systemd %d | idle pool of %d across 5 upgrades | %v | HANDED_OVER %v", su.systemd, poolSize, handed, counts)
+	})
+}

@@ -279,29 +279,7 @@ const parkWait = time.Second
 // handed over. Connections it cannot park go on as without it.
 func (s *Server) handOver(ctx context.Context, unaccepted []net.Conn) int {
 	cs := s.cfg.ConnStore
-	room := cs.Room() - len(unaccepted)
-	var asked []*parkConn
-	s.conn.conns.Range(func(k, v any) bool {
-		pc, ok := k.(*parkConn)
-		r := v.(*connRecord)
-		if ok && betweenRequests(r, pc) && connProto(r.proto.Load()) == protoUnknown && pc.park() {
-			asked = append(asked, pc)
-		}
-		return len(asked) < room
-	})
-	wait, cancel := context.WithTimeout(ctx, parkWait)
-	defer cancel()
-	parked := make([]net.Conn, 0, len(asked)+len(unaccepted))
-	parked = append(parked, unaccepted...)
-	for _, pc := range asked {
-		select {
-		case <-pc.released:
-		case <-wait.Done():
-		}
-		if pc.giveUp() {
-			parked = append(parked, pc)
-		}
-	}
+	parked := append(unaccepted, s.parkIdle(ctx, cs.Room()-len(unaccepted))...)
 	if len(parked) == 0 {
 		return 0
 	}
@@ -316,6 +294,36 @@ func (s *Server) handOver(ctx context.Context, unaccepted []net.Conn) int {
 		s.log.Warn("httpadapter: idle connections not handed over were closed", "closed", len(rest), "err", err)
 	}
 	return len(stored)
+}
+
+// parkIdle parks up to room idle HTTP/1 connections and returns those
+// net/http let go of; the others go on as before.
+func (s *Server) parkIdle(ctx context.Context, room int) []net.Conn {
+	if room <= 0 {
+		return nil
+	}
+	var asked []*parkConn
+	s.conn.conns.Range(func(k, v any) bool {
+		pc, ok := k.(*parkConn)
+		r := v.(*connRecord)
+		if ok && betweenRequests(r, pc) && connProto(r.proto.Load()) == protoUnknown && pc.park() {
+			asked = append(asked, pc)
+		}
+		return len(asked) < room
+	})
+	wait, cancel := context.WithTimeout(ctx, parkWait)
+	defer cancel()
+	parked := make([]net.Conn, 0, len(asked))
+	for _, pc := range asked {
+		select {
+		case <-pc.released:
+		case <-wait.Done():
+		}
+		if pc.giveUp() {
+			parked = append(parked, pc)
+		}
+	}
+	return parked
 }
 
 // closeSocket closes the socket under a parked connection, or an

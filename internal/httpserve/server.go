@@ -312,6 +312,9 @@ func (s *Server) Start(l net.Listener) error {
 	case s.tls != nil:
 		l = tls.NewListener(l, s.tls)
 	case s.cfg.ConnStore != nil:
+		if _, ok := l.(*handoverListener); !ok {
+			l = &handoverListener{Listener: l} // Unpark can give connections back
+		}
 		l = parkListener{l} // idle connections can be handed over (see park.go)
 	}
 	s.ln = l
