@@ -1,7 +1,11 @@
 package sdlife_test
 
 import (
+	"bufio"
 	"context"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,9 +53,33 @@ func TestUpgradeBrokenBinary(t *testing.T) {
 			svc.AddReloader(sdlife.ReloadFunc(func(context.Context) error { reloaded.Add(1); return nil }))
 			r := h.run(svc, hello())
 			h.wait(ready, "READY=1")
+			// An idle keep-alive connection, parked while the new binary
+			// starts, is served again after the failure.
+			idle, err := net.Dial("tcp", svc.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer idle.Close()
+			br := bufio.NewReader(idle)
+			askOn := func(when string) {
+				t.Helper()
+				_ = idle.SetDeadline(time.Now().Add(5 * time.Second))
+				io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("%s: the idle connection: %v", when, err)
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || string(body) != "hello\n" || resp.Close {
+					t.Errorf("%s: the idle connection: %d %q close=%v", when, resp.StatusCode, body, resp.Close)
+				}
+			}
+			askOn("before the upgrade")
 			seq := h.last()
 			svc.Reload()
 			h.reloaded(seq)
+			askOn("after the failed upgrade")
 			failed := h.after(seq, sdtest.StatusContains("upgrade failed: "), "STATUS=upgrade failed")
 			if !strings.Contains(failed.Raw, tt.want) {
 				t.Errorf("STATUS %q does not say %q", failed.Raw, tt.want)

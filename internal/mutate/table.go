@@ -677,7 +677,7 @@ var mutations = []mutation{
 	{
 		name: "upgrade: a replaced binary never noticed",
 		edits: []edit{
-			{"upgrade.go", "if err == nil && !replaced {", "if true {"},
+			{"upgrade.go", "if err == nil && !replaced {", "if err == nil && (!replaced || replaced) {"},
 		},
 		pkgs: []string{"./"},
 	},
@@ -694,6 +694,21 @@ var mutations = []mutation{
 			{"upgrade.go", "\ts.setNoteLocked(noteReload, err.Error()) // \"upgrade failed: <why>\"\n\ts.enterLocked(StateReady)", "\ts.setNoteLocked(noteReload, err.Error()) // \"upgrade failed: <why>\""},
 		},
 		pkgs: []string{"./"},
+	},
+
+	{
+		name: "upgrade: parked idle connections not given back after a failure",
+		edits: []edit{
+			{"internal/httpserve/upgradeconns.go", "if ok && hl.inject(unwrapped) {", "if false {"},
+		},
+		pkgs: []string{"./", "./internal/httpserve/"},
+	},
+	{
+		name: "upgrade: an injected connection never wakes Accept",
+		edits: []edit{
+			{"internal/httpserve/handover.go", "_ = d.SetDeadline(time.Unix(1, 0))", "_ = d"},
+		},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// Readiness and memory pressure.
