@@ -155,28 +155,23 @@ func Listen(cfg ListenConfig) (net.Listener, Source, error) {
 	return r.Listener, r.Source, err
 }
 
-// Listen returns the service's listening socket, in one call: a descriptor
-// named cfg.Name that the manager passed in cfg.Files (socket activation,
-// or the fd store after a restart), when it is on cfg.Address or comes
-// from a socket unit (which owns its address; a difference is reported in
-// ListenResult.Mismatch); otherwise a socket bound to cfg.Address, which
-// replaces a stored listener on another address (ListenResult.Replaced).
-// An empty cfg.Address accepts any passed listener. Addresses are
-// compared as AddrMatches does. The listen backlog (cfg.Backlog) is set on
-// every listener but a socket unit's. A socket bound now is stored under
-// cfg.Name when cfg.FDStore is enabled, so that the next start gets it
-// back and the kernel queues connections in between. cfg is not modified.
-//
-// Connections an earlier process handed to the store (ConnStore) are taken
-// back and removed from it (see ListenConfig.Release); the returned
-// Listener then yields them from Accept first (ListenResult.Adopted says
-// how many), and its type is not *net.TCPListener.
+// Listen returns the service's listening socket: the one named cfg.Name
+// that the manager passed in cfg.Files (socket activation or the fd
+// store), when it is on cfg.Address as AddrMatches says (an empty Address
+// accepts any; a socket unit's is used anyway, see ListenResult.Mismatch);
+// otherwise a socket bound to cfg.Address, in place of a stored one
+// elsewhere (ListenResult.Replaced). cfg.Backlog is set on every listener
+// but a socket unit's. A socket bound now is stored when cfg.FDStore is
+// enabled, so that the next start gets it back. Connections an earlier
+// process handed over (ConnStore) are taken back, released as cfg.Release
+// says, and yielded by Accept first (ListenResult.Adopted); the Listener
+// is then not a *net.TCPListener. cfg is not modified.
 //
 // A configured address that cannot be bound in place of a stored listener
-// is not an error: the stored one is served, and ListenResult.Unbound and
-// BindErr say why. An error from the manager's descriptors (one named Name
-// that is not a listening socket, say) is returned, not papered over by
-// binding; so is a failed bind when nothing was passed.
+// is no error: the stored one is served, and ListenResult.Unbound and
+// BindErr say why. Errors: an invalid cfg (ErrInvalidListenConfig), a bad
+// descriptor from the manager (not papered over by binding), a failed bind
+// or store.
 func (cfg *ListenConfig) Listen() (ListenResult, error) {
 	c := *cfg
 	if err := c.normalize(); err != nil {
@@ -205,8 +200,9 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 	if src != SourceActivation {
 		res.Backlog = c.applyBacklog(l, log)
 	}
-	// Only a socket bound now is stored: one handed back by the fd store
-	// is in it already, and storing it again while the store is full of
+	// A socket in the fd store comes back at the next start, and the
+	// kernel queues connections on it in between. Only a socket bound now
+	// is stored: one handed back by the fd store is in it already, and storing it again while the store is full of
 	// handed-over connections (released only after READY=1) makes PID 1
 	// log "Cannot store more fds than FileDescriptorStoreMax=".
 	if src == SourceBound && c.FDStore.Enabled() {

@@ -397,24 +397,19 @@ func (s *Server) Addr() net.Addr {
 // which http.Server.Shutdown alone does not promise: a connection accepted
 // just before it whose request is read just after is closed unanswered.
 //
-// In order: the server serves as usual for ListenerCloseDelay; then the
-// drain begins (Draining is closed), responses ask their clients to close
-// (Connection: close, GOAWAY for HTTP/2) and the listener is closed, the
-// socket living on where the manager holds a copy. Every connection already
-// accepted is then served until it closes: idle HTTP/1 ones go to the
-// ConnStore when it has room, or are closed after IdleGrace; those without
-// a complete request header are closed after HeaderGrace or IdleGrace
-// (ServerConfig.HeaderGrace); hijacked ones get IdleGrace. While the drain
+// In order: after ListenerCloseDelay the drain begins (Draining is
+// closed), every response asks its client to close, and the listener is
+// closed (a socket the manager holds lives on). Each connection already
+// accepted is then served until it closes; idle or silent ones get their
+// grace (IdleGrace, HeaderGrace) or go to the ConnStore. While the drain
 // may outlast StopTimeout, EXTEND_TIMEOUT_USEC keeps the manager waiting.
 //
-// The drain ends at the earlier of ctx's deadline and DrainTimeout after it
-// began. Connections still open then are closed and Shutdown returns an
-// error matching ErrDrainTimeout or ctx's error; otherwise it returns nil.
-//
-// Shutdown may be called more than once, concurrently too: later calls
-// wait for the first to finish, or for their own ctx, and return its
-// result. Called before Start, it only marks the server closed (and
-// closes Draining). Done is closed when Shutdown returns.
+// The drain ends at the earlier of ctx's deadline and DrainTimeout after
+// it began; connections still open then are closed and Shutdown returns an
+// error matching ErrDrainTimeout or ctx's error, else nil. Later calls,
+// concurrent too, wait for the first (or their own ctx) and return its
+// result. Before Start, it only marks the server closed and closes
+// Draining. Done is closed when Shutdown returns.
 func (s *Server) Shutdown(ctx context.Context) error {
 	first := false
 	s.shutdownOnce.Do(func() { first = true })
@@ -433,9 +428,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 
 // drain implements Shutdown, in its numbered steps.
 //
-// Why http.Server.Shutdown comes last (step 8): it closes an HTTP/1
-// connection whose request arrives after it began without an answer, so
-// it runs only once no HTTP/1 connection is left to answer (steps 6
+// Why http.Server.Shutdown comes last (step 8): once it began, net/http
+// closes an HTTP/1 connection whose request arrives without answering it,
+// so it runs only once no HTTP/1 connection is left to answer (steps 6
 // and 7). The drain's deadline (ctx) runs from the end of step 2; when it
 // passes, forceClose ends whatever is left.
 func (s *Server) drain(parent context.Context) error {
