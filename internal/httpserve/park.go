@@ -277,6 +277,13 @@ const parkWait = time.Second
 // has room for, and hands those parked, and unaccepted ones the listener
 // still held (see takeAdopted), to the fd store; it returns how many it
 // handed over. Connections it cannot park go on as without it.
+//
+// It is the drain's step 5 (see Server.drain), with a ConnStore: the idle
+// HTTP/1 keep-alive connections between two requests, and those an
+// earlier process handed over that have sent nothing since, go to the fd
+// store without a byte of theirs read. The next process serves them, and
+// their clients see no close. A request that arrives meanwhile ends its
+// connection's hand-over and is answered here.
 func (s *Server) handOver(ctx context.Context, unaccepted []net.Conn) int {
 	cs := s.cfg.ConnStore
 	parked := append(unaccepted, s.parkIdle(ctx, cs.Room()-len(unaccepted))...)

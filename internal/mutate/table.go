@@ -281,7 +281,7 @@ var mutations = []mutation{
 	{
 		name: "listener: backlog left as net.Listen set it",
 		edits: []edit{
-			{"internal/httpserve/listen.go", "if err := setBacklog(l, res.Backlog); err != nil {", "if err := error(nil); err != nil {"},
+			{"internal/httpserve/listen.go", "if err := setBacklog(l, n); err != nil {", "if err := error(nil); err != nil {"},
 		},
 		pkgs: []string{"./internal/httpserve/"},
 	},
@@ -668,7 +668,7 @@ var mutations = []mutation{
 	{
 		name: "listeners: one http.Server template shared by every listener",
 		edits: []edit{
-			{"internal/httpserve/server.go", "\t\tsrv = cloneServer(cfg.Server)", "\t\tsrv = cfg.Server"},
+			{"internal/httpserve/server.go", "\t\tsrv = cloneServer(template)", "\t\tsrv = template"},
 		},
 		pkgs: []string{"./"},
 	},
