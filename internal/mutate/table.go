@@ -699,7 +699,7 @@ var mutations = []mutation{
 	{
 		name: "upgrade: parked idle connections not given back after a failure",
 		edits: []edit{
-			{"internal/httpserve/upgradeconns.go", "if ok && hl.inject(unwrapped) {", "if false {"},
+			{"internal/httpserve/upgradeconns.go", "if ok && hl.inject(unwrapped) {", "if ok && hl.inject(nil) && false {"},
 		},
 		pkgs: []string{"./", "./internal/httpserve/"},
 	},
