@@ -8,8 +8,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,5 +147,88 @@ func writeScript(t *testing.T, path, body string, mode os.FileMode) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte("#!/bin/sh\n"+body+"\n"), mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// An upgrade in process, under the fake manager: the test binary, copied
+// to a new file that argv[0] then names, is started as the new process
+// (TestMain's upgradeChild) with the listener and an idle keep-alive
+// connection. The manager hears RELOADING=1, then MAINPID=<new> with
+// READY=1 in one message from the old process; Run returns nil in the old
+// process, which sent no STOPPING=1; the new process answers on the same
+// listener and on the same idle connection.
+func TestUpgradeInProcess(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "service")
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	asBinary(t, path)
+	t.Setenv(upgradeChildEnv, "new")
+
+	h := newHarness(t, sdtest.WithFDStore(8))
+	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 10 * time.Second })
+	r := h.run(svc, hello())
+	h.wait(ready, "READY=1")
+	addr := svc.Addr().String()
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	br := bufio.NewReader(idle)
+	ask := func(want string) {
+		t.Helper()
+		_ = idle.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("the idle connection: %v", err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(body) != want+"\n" || resp.Close {
+			t.Fatalf("the idle connection: %d %q close=%v, want %q", resp.StatusCode, body, resp.Close, want)
+		}
+	}
+	ask("hello")
+
+	seq := h.last()
+	svc.Reload()
+	h.after(seq, reloading, "RELOADING=1")
+	handOver := h.after(seq, sdtest.Has("READY", "1"), "READY=1 with MAINPID=")
+	pidText, ok := handOver.Get("MAINPID")
+	if !ok || handOver.PID != os.Getpid() {
+		t.Fatalf("the reload ended with %q from PID %d, want MAINPID= with READY=1 from this process", handOver.Raw, handOver.PID)
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid == os.Getpid() {
+		t.Fatalf("MAINPID=%q", pidText)
+	}
+	defer func() {
+		_ = syscall.Kill(pid, syscall.SIGTERM)
+		var ws syscall.WaitStatus
+		if _, err := syscall.Wait4(pid, &ws, 0, nil); err != nil {
+			t.Errorf("waiting for the new process: %v", err)
+		} else if ws.ExitStatus() != 0 {
+			t.Errorf("the new process exited with %v", ws)
+		}
+	}()
+	if err := r.wait(t); err != nil {
+		t.Errorf("the old process's Run: %v", err)
+	}
+	if n := h.countSince(seq, stopping); n != 0 {
+		t.Errorf("the old process sent STOPPING=1 after the hand-over:\n%s", h.dump())
+	}
+	ask("new") // the same TCP connection, now the new process's
+	if code, body, err := get("http://" + addr + "/"); err != nil || code != 200 || body != "new\n" {
+		t.Errorf("a new connection after the upgrade: %d %q %v", code, body, err)
 	}
 }

@@ -711,6 +711,21 @@ var mutations = []mutation{
 		pkgs: []string{"./internal/httpserve/"},
 	},
 
+	{
+		name: "upgrade: STOPPING=1 after the hand-over",
+		edits: []edit{
+			{"transition.go", "if s.handedOver {\n\t\t\tbreak", "if false {\n\t\t\tbreak"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "upgrade: the new process accepts before it is adopted",
+		edits: []edit{
+			{"serve.go", "if s.joined != nil {\n\t\t// An upgrade's new process accepts only once adopted", "if false {\n\t\t// An upgrade's new process accepts only once adopted"},
+		},
+		pkgs: []string{"./"},
+	},
+
 	// Readiness and memory pressure.
 	{
 		name: "readiness: /readyz 200 while stopping",
