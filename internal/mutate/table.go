@@ -718,11 +718,6 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./"},
 	},
-	{
-		name: "upgrade: the new process accepts before it is adopted",
-		edits: []edit{
-			{"serve.go", "if s.joined != nil {\n\t\t// An upgrade's new process accepts only once adopted", "if false {\n\t\t// An upgrade's new process accepts only once adopted"},
-		},
 		pkgs: []string{"./"},
 	},
 
