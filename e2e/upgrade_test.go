@@ -108,6 +108,12 @@ func TestUpgrade(t *testing.T) {
 			ver := []string{"v2", "v1"}[i%2]
 			tooks = append(tooks, upgradeTo(ver).Round(time.Millisecond).String())
 		}
+		// WatchdogSec=5s in the unit: the hand-overs never let it fire
+		// (the old process pings until the hand-over, whose WATCHDOG=1
+		// gives the new one a full interval).
+		if n := c.state(t, unit)["NRestarts"]; n != "0" {
+			t.Errorf("NRestarts=%s after the upgrades: something restarted the service (the watchdog?)", n)
+		}
 		t.Logf("systemd %d: 6 upgrades, reload took %v", su.systemd, tooks)
 
 		// Broken binaries: the running one keeps serving.
