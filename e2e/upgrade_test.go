@@ -223,3 +223,53 @@ func TestUpgradeIdlePool(t *testing.T) {
 		recordResult("upgrade", "systemd %d | idle pool of %d across 5 upgrades | %v | HANDED_OVER %v", su.systemd, poolSize, handed, counts)
 	})
 }
+
+// TestUpgradeCompat (issue 18, systemd 252): the compat unit has no
+// Type=notify-reload, so its reload is `ExecReload=kill -HUP` and returns
+// as soon as the signal is sent. An upgrade still hands over (MAINPID= is
+// accepted while running); this records what an operator sees, and
+// asserts that nothing is lost and the new binary ends up the main
+// process once the hand-over is done.
+func TestUpgradeCompat(t *testing.T) {
+	forEachSuite(t, 0, notifyReload, func(t *testing.T, su suite) {
+		const unit = "chi-server-compat.service"
+		c := bootChiServer(t, su.name)
+		c.installBinary(t, versionedChiServer(t, "v1"))
+		c.must(t, "systemctl", "start", unit)
+		greeting := defaultConfig().Greeting
+		mustGet(t, servicePort(), "/version", "v1")
+		l := startLoad(servicePort(), greeting, loadWorkers, false)
+		defer l.finish()
+		before := c.state(t, unit)["MainPID"]
+		c.installBinary(t, versionedChiServer(t, "v2"))
+		c.must(t, "systemctl", "reload", unit)
+		atReturn := c.state(t, unit)["MainPID"]
+		var now string
+		if !waitFor(10*time.Second, func() bool {
+			now = c.state(t, unit)["MainPID"]
+			return now != before && now != "0"
+		}) {
+			t.Fatalf("the new binary never became the main process: MainPID %s (was %s)\n%s", now, before, c.must(t, "journalctl", "-u", unit, "-n", "40", "--no-pager"))
+		}
+		mustGet(t, servicePort(), "/version", "v2")
+		l.finish()
+		st := c.state(t, unit)
+		t.Logf("systemd %d: MainPID %s before, %s when systemctl reload returned, %s after; %v; %v", su.systemd, before, atReturn, now, st, l)
+		recordResult("upgrade", "systemd %d (compat unit) | one upgrade under load | MainPID when `systemctl reload` returned: %s (before %s, after %s) | %d ok, %d failed",
+			su.systemd, atReturn, before, now, l.ok.Load(), l.failed.Load())
+		if l.failed.Load() != 0 || st["ActiveState"] != "active" {
+			t.Errorf("compat upgrade: %d failed, %v", l.failed.Load(), st)
+		}
+		// A stop after it drains too (ExecStop=).
+		slow := make(chan string, 1)
+		go func() {
+			code, body, err := get(servicePort(), "/slow?ms=1000")
+			slow <- fmt.Sprintf("%d %q %v", code, body, err)
+		}()
+		time.Sleep(300 * time.Millisecond) // the request is in flight (it takes 1 s)
+		c.must(t, "systemctl", "stop", unit)
+		if got := <-slow; !strings.HasPrefix(got, "200 ") {
+			t.Errorf("stop after a compat upgrade: the request in flight got %s", got)
+		}
+	})
+}
