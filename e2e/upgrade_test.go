@@ -111,8 +111,15 @@ func TestUpgrade(t *testing.T) {
 		// WatchdogSec=5s in the unit: the hand-overs never let it fire
 		// (the old process pings until the hand-over, whose WATCHDOG=1
 		// gives the new one a full interval).
-		if n := c.state(t, unit)["NRestarts"]; n != "0" {
+		st := c.state(t, unit)
+		if n := st["NRestarts"]; n != "0" {
 			t.Errorf("NRestarts=%s after the upgrades: something restarted the service (the watchdog?)", n)
+		}
+		// The store holds the listener once: the new processes took it
+		// from their environment without storing it again, and the idle
+		// connections went to them directly, never through the store.
+		if n := st["NFileDescriptorStore"]; n != "1" {
+			t.Errorf("NFileDescriptorStore=%s after the upgrades, want 1 (the listener)", n)
 		}
 		t.Logf("systemd %d: 6 upgrades, reload took %v", su.systemd, tooks)
 
