@@ -2,6 +2,7 @@ package sdlife_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/sdlife/sdlife"
+	"github.com/sdlife/sdlife/httpadapter"
 )
 
 // upgradeChildEnv makes the test binary, started by an upgrade, the new
@@ -36,6 +38,9 @@ func upgradeChild(name string) int {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "upgrade child:", err)
 		return 1
+	}
+	if name == "unhealthy" {
+		svc.AddHealthCheck(httpadapter.Check{Name: "db", Func: func(context.Context) error { return errors.New("connection refused") }})
 	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, name+"\n") })
 	if err := svc.Run(ctx, h); err != nil {

@@ -158,19 +158,7 @@ func writeScript(t *testing.T, path, body string, mode os.FileMode) {
 // process, which sent no STOPPING=1; the new process answers on the same
 // listener and on the same idle connection.
 func TestUpgradeInProcess(t *testing.T) {
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(t.TempDir(), "service")
-	b, err := os.ReadFile(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, b, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	asBinary(t, path)
+	asBinary(t, copyOfTestBinary(t))
 	t.Setenv(upgradeChildEnv, "new")
 
 	h := newHarness(t, sdtest.WithFDStore(8))
@@ -231,4 +219,51 @@ func TestUpgradeInProcess(t *testing.T) {
 	if code, body, err := get("http://" + addr + "/"); err != nil || code != 200 || body != "new\n" {
 		t.Errorf("a new connection after the upgrade: %d %q %v", code, body, err)
 	}
+}
+
+// A new binary whose health checks fail is not adopted: it reports the
+// failure instead of READY=1 and exits, the old process says why in
+// STATUS= and serves on.
+func TestUpgradeUnhealthyBinary(t *testing.T) {
+	path := copyOfTestBinary(t)
+	asBinary(t, path)
+	t.Setenv(upgradeChildEnv, "unhealthy")
+	h := newHarness(t, sdtest.WithFDStore(8))
+	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 10 * time.Second })
+	r := h.run(svc, hello())
+	h.wait(ready, "READY=1")
+	seq := h.last()
+	svc.Reload()
+	h.reloaded(seq)
+	failed := h.after(seq, sdtest.StatusContains("upgrade failed: "), "STATUS=upgrade failed")
+	if !strings.Contains(failed.Raw, "health checks failing: db: connection refused") {
+		t.Errorf("STATUS %q does not name the failing check", failed.Raw)
+	}
+	hasMainPID := func(m sdtest.Message) bool { _, ok := m.Get("MAINPID"); return ok }
+	if n := h.countSince(seq, hasMainPID); n != 0 {
+		t.Errorf("a MAINPID= went out for an unhealthy binary:\n%s", h.dump())
+	}
+	if code, body, err := get(r.url("/")); err != nil || code != 200 || body != "hello\n" {
+		t.Errorf("after the refused upgrade: GET / = %d %q, %v", code, body, err)
+	}
+	r.stop(t)
+}
+
+// copyOfTestBinary copies the running test binary to a new file: another
+// inode, so that a reload takes it for a new build.
+func copyOfTestBinary(t *testing.T) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "service")
+	if err := os.WriteFile(path, b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
