@@ -721,6 +721,14 @@ var mutations = []mutation{
 		pkgs: []string{"./"},
 	},
 
+	{
+		name: "upgrade: an unhealthy new binary adopted",
+		edits: []edit{
+			{"upgrade.go", "\tif rep.Healthy {\n\t\treturn nil", "\tif rep.Healthy || true {\n\t\treturn nil"},
+		},
+		pkgs: []string{"./"},
+	},
+
 	// Readiness and memory pressure.
 	{
 		name: "readiness: /readyz 200 while stopping",
