@@ -718,8 +718,6 @@ var mutations = []mutation{
 		},
 		pkgs: []string{"./"},
 	},
-		pkgs: []string{"./"},
-	},
 
 	{
 		name: "upgrade: an unhealthy new binary adopted",
