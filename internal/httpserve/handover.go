@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
+	"github.com/sdlife/sdlife/internal/logs"
 	"net"
 	"os"
 	"slices"
@@ -199,10 +199,7 @@ func (cfg *ListenConfig) adoptConns() (conns []net.Conn, names []string, err err
 	if err := c.normalize(); err != nil {
 		return nil, nil, err
 	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logs.OrDiscard(c.Logger)
 	prefix := connPrefix(c.Name)
 	for _, n := range c.Files.Names() {
 		if strings.HasPrefix(n, prefix) && !slices.Contains(names, n) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/logs"
 	"log/slog"
 	"net"
 	"os"
@@ -177,7 +178,7 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 	if err := c.normalize(); err != nil {
 		return ListenResult{}, err
 	}
-	log := orDiscard(c.Logger)
+	log := logs.OrDiscard(c.Logger)
 	l, src, err := c.handedOver(log)
 	if err != nil {
 		return ListenResult{}, err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/internal/drainctx"
+	"github.com/sdlife/sdlife/internal/logs"
 	"log/slog"
 	"maps"
 	"net"
@@ -117,7 +118,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s := &Server{
 		cfg:          cfg,
 		srv:          srv,
-		log:          orDiscard(cfg.Logger),
+		log:          logs.OrDiscard(cfg.Logger),
 		drainC:       make(chan struct{}),
 		done:         make(chan struct{}),
 		shutdownDone: make(chan struct{}),
@@ -170,15 +171,6 @@ func newHTTPServer(template *http.Server, withTLS bool) *http.Server {
 		srv.Protocols = &p
 	}
 	return srv
-}
-
-// orDiscard returns log, or a Logger that drops everything when log is
-// nil.
-func orDiscard(log *slog.Logger) *slog.Logger {
-	if log == nil {
-		return slog.New(slog.DiscardHandler)
-	}
-	return log
 }
 
 // hook makes s.srv serve h through the drain's machinery: the two-step
