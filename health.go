@@ -2,10 +2,10 @@ package sdlife
 
 import (
 	"context"
+	"github.com/sdlife/sdlife/internal/health"
 	"strings"
 	"time"
 
-	"github.com/sdlife/sdlife/internal/httpserve"
 	"github.com/sdlife/sdlife/internal/sdwire"
 )
 
@@ -13,7 +13,7 @@ import (
 //
 // With the watchdog enabled it pings the manager's watchdog, but only
 // right after every health check has passed: each round runs the checks
-// with the period as deadline (httpserve.Health fails a check that has
+// with the period as deadline (health.Health fails a check that has
 // not answered by then, hung or not), so a round never outlasts the period
 // and a ping always certifies checks that passed within the last period.
 // When a round fails the pings stop, STATUS= says why, and the manager
@@ -52,7 +52,7 @@ type watchdogState struct {
 	resetSent    bool      // RESTART_RESET=1 went out
 }
 
-func (s *Service) healthRound(rep httpserve.HealthReport, w *watchdogState) {
+func (s *Service) healthRound(rep health.HealthReport, w *watchdogState) {
 	now := time.Now()
 	if rep.Healthy {
 		if s.watchdog.Interval > 0 {

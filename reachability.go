@@ -14,7 +14,7 @@ import (
 // Every other log of a failed notification leaves unreachability to it
 // (logNotifyError), so a watchdog ping or a STATUS refresh that fails
 // every second stays quiet, and the STATUS reporter retries with backoff
-// (see httpserve.StatusReporter). The Notifier is locked: no sends here.
+// (see internal/status). The Notifier is locked: no sends here.
 func (s *Service) notifySocketChanged(err error) {
 	if err != nil {
 		s.log.Error("sdlife: the manager's notify socket is unreachable; notifications are lost until it is back", "err", err)

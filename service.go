@@ -2,7 +2,9 @@ package sdlife
 
 import (
 	"context"
+	"github.com/sdlife/sdlife/internal/health"
 	"github.com/sdlife/sdlife/internal/logs"
+	"github.com/sdlife/sdlife/internal/status"
 	"github.com/sdlife/sdlife/internal/upgrade"
 	"log/slog"
 	"net"
@@ -32,9 +34,9 @@ type Service struct {
 	files    *lifecycle.Files
 	fdstore  lifecycle.FDStoreLimit
 	watchdog lifecycle.Watchdog
-	counters *httpserve.Counters
-	health   *httpserve.Health
-	status   *httpserve.StatusReporter
+	counters *status.Counters
+	health   *health.Health
+	status   *status.StatusReporter
 
 	reloadReq chan struct{}  // buffered(1): coalesces Reload calls
 	hup       chan os.Signal // buffered(1): coalesces SIGHUPs
@@ -137,7 +139,7 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 		joined.Close()
 		return nil, err // lifecycle's errors carry its prefix
 	}
-	counters := httpserve.NewCounters()
+	counters := status.NewCounters()
 	s := &Service{
 		opts:     opts,
 		env:      env,
@@ -149,8 +151,8 @@ func newService(opts Options, env lifecycle.Environment) (*Service, error) {
 		fdstore:  fdstore,
 		watchdog: wd,
 		counters: counters,
-		health:   httpserve.NewHealth(log),
-		status: httpserve.NewStatusReporter(n, counters, httpserve.StatusConfig{
+		health:   health.NewHealth(log),
+		status: status.NewStatusReporter(n, counters, status.StatusConfig{
 			Interval: opts.statusInterval(),
 			Logger:   log,
 		}),

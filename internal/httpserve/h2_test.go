@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/status"
 	"io"
 	"net"
 	"net/http"
@@ -135,7 +136,7 @@ func restartH2(t testing.TB, restarts int, withTLS, naive bool) (*loadResult, []
 		tr = h2cTransport()
 	}
 	var stops []time.Duration
-	res, served := restartUnderLoad(t, restarts, clientLoad(tr, scheme), func(c *Counters) generation {
+	res, served := restartUnderLoad(t, restarts, clientLoad(tr, scheme), func(c *status.Counters) generation {
 		if naive {
 			srv := &http.Server{Handler: restartHandler(c), ErrorLog: quietLog, Protocols: protocols(true, true, true)}
 			g := &naiveGen{srv: srv}

@@ -29,7 +29,7 @@ import (
 // over). "off" is a Server without ConnStore: the drain as before the
 // hand-over (idle connections closed after the idle grace).
 //
-//	go test -run '^$' -bench RestartIdlePool -benchtime 3x -count 5 ./httpadapter/
+//	go test -run '^$' -bench RestartIdlePool -benchtime 3x -count 5 ./internal/httpserve/
 func BenchmarkRestartIdlePool(b *testing.B) {
 	for _, n := range []int{0, 200, 2000} {
 		for _, mode := range []struct {

@@ -12,7 +12,7 @@ import (
 // stopped by its Shutdown, and reports failed requests and the stop
 // (drain) time per restart. Compare with benchstat:
 //
-//	go test -run '^$' -bench RestartH2 -benchtime 5x -count 6 ./httpadapter/
+//	go test -run '^$' -bench RestartH2 -benchtime 5x -count 6 ./internal/httpserve/
 func BenchmarkRestartH2(b *testing.B) {
 	const restarts = 3
 	for _, kind := range []struct {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/status"
 	"io"
 	"net"
 	"net/http"
@@ -50,7 +51,7 @@ func (g *naiveGen) stop(ctx context.Context) error {
 	return err
 }
 
-func restartHandler(c *Counters) http.Handler {
+func restartHandler(c *status.Counters) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -155,7 +156,7 @@ func syncManager(t testing.TB, m *sdtest.Manager) {
 // does: the old process stops completely, then the new one starts and
 // takes the socket from the store. The kernel queues connections in
 // between.
-func restartUnderLoad(t testing.TB, restarts int, load loadFunc, newGen func(c *Counters) generation) (*loadResult, []uint64) {
+func restartUnderLoad(t testing.TB, restarts int, load loadFunc, newGen func(c *status.Counters) generation) (*loadResult, []uint64) {
 	m := sdtest.NewManager(t, sdtest.WithFDStore(4))
 	n := m.Notifier()
 	limit, err := m.Environment().FDStoreLimit()
@@ -169,7 +170,7 @@ func restartUnderLoad(t testing.TB, restarts int, load loadFunc, newGen func(c *
 	}
 	addr := l.Addr().String()
 
-	counters := []*Counters{NewCounters()}
+	counters := []*status.Counters{status.NewCounters()}
 	gen := newGen(counters[0])
 	if err := gen.start(l); err != nil {
 		t.Fatal(err)
@@ -206,7 +207,7 @@ func restartUnderLoad(t testing.TB, restarts int, load loadFunc, newGen func(c *
 		if got := len(m.Stored()); got != 1 {
 			t.Errorf("restart %d: %d descriptors stored, want 1 (re-storing must deduplicate)", i, got)
 		}
-		c := NewCounters()
+		c := status.NewCounters()
 		counters = append(counters, c)
 		gen = newGen(c)
 		if err := gen.start(l); err != nil {
@@ -235,7 +236,7 @@ func TestRestartLosesNoRequest(t *testing.T) {
 	if testing.Short() {
 		t.Skip("takes a few seconds")
 	}
-	res, served := restartUnderLoad(t, 6, runLoad, func(c *Counters) generation {
+	res, served := restartUnderLoad(t, 6, runLoad, func(c *status.Counters) generation {
 		s, err := NewServer(ServerConfig{
 			Handler: restartHandler(c),
 			// IdleGrace: the default (500ms). Closing an idle keep-alive
@@ -272,7 +273,7 @@ func TestRestartNaive(t *testing.T) {
 	if os.Getenv("HTTPADAPTER_NAIVE") == "" {
 		t.Skip("set HTTPADAPTER_NAIVE=1 to measure the naive shutdown")
 	}
-	res, served := restartUnderLoad(t, 6, runLoad, func(c *Counters) generation {
+	res, served := restartUnderLoad(t, 6, runLoad, func(c *status.Counters) generation {
 		return &naiveGen{srv: &http.Server{Handler: restartHandler(c), ErrorLog: quietLog}}
 	})
 	t.Logf("naive: %d requests answered, %d failed; per generation: %v; first errors: %v",

@@ -147,7 +147,7 @@ type edit struct {
 type mutation struct {
 	name  string
 	edits []edit
-	pkgs  []string // go test patterns, e.g. "./httpadapter/"
+	pkgs  []string // go test patterns, e.g. "./internal/httpserve/"
 }
 
 func selectMutations(all []mutation, run string) ([]mutation, error) {

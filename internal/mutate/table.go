@@ -104,30 +104,30 @@ var mutations = []mutation{
 	{
 		name: "counters: 4xx as 2xx",
 		edits: []edit{
-			{"internal/httpserve/counters.go", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n"},
+			{"internal/status/counters.go", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n", "\tcase rw.code != 0: // codeHijacked is ClassOther\n\t\tclass = classOf(rw.code)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "counters: 4xx as 2xx in panicking handlers",
 		edits: []edit{
-			{"internal/httpserve/counters.go", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t}\n", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n\t}\n"},
+			{"internal/status/counters.go", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t}\n", "\tif !returned {\n\t\tsh.panics.Add(1)\n\t\tif class == Class4xx {\n\t\t\tclass = Class2xx\n\t\t}\n\t}\n"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "counters: an allocation per request",
 		edits: []edit{
-			{"internal/httpserve/middleware.go", "\trw := h.c.begin(w)\n", "\trw := h.c.begin(w)\n\tr = r.WithContext(r.Context())\n"},
+			{"internal/status/middleware.go", "\trw := h.c.begin(w)\n", "\trw := h.c.begin(w)\n\tr = r.WithContext(r.Context())\n"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "counters: wrapper not returned to the pool",
 		edits: []edit{
-			{"internal/httpserve/counters.go", "\tc.pool.Put(rw)\n", ""},
+			{"internal/status/counters.go", "\tc.pool.Put(rw)\n", ""},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 
 	// httpadapter: the fd store.
@@ -556,16 +556,16 @@ var mutations = []mutation{
 	{
 		name: "health: a hung check run again for every probe",
 		edits: []edit{
-			{"internal/httpserve/health.go", "\tif cr.flight != nil {\n\t\treturn cr.flight\n\t}", "\tif false {\n\t\treturn cr.flight\n\t}"},
+			{"internal/health/health.go", "\tif cr.flight != nil {\n\t\treturn cr.flight\n\t}", "\tif false {\n\t\treturn cr.flight\n\t}"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/health/"},
 	},
 	{
 		name: "health: /healthz 200 when a check fails",
 		edits: []edit{
-			{"internal/httpserve/health_handler.go", "code = http.StatusServiceUnavailable", "code = http.StatusOK"},
+			{"internal/health/health_handler.go", "code = http.StatusServiceUnavailable", "code = http.StatusOK"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/health/"},
 	},
 
 	// Certificates (httpadapter).
@@ -602,44 +602,44 @@ var mutations = []mutation{
 	{
 		name: "counters: in flight never decreases",
 		edits: []edit{
-			{"internal/httpserve/counters.go", "s.InFlight = int64(started - s.Total)", "s.InFlight = int64(started)"},
+			{"internal/status/counters.go", "s.InFlight = int64(started - s.Total)", "s.InFlight = int64(started)"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "counters: a panic before the header counted 2xx",
 		edits: []edit{
-			{"internal/httpserve/counters.go", "class = Class5xx // aborted before a status was sent", "class = Class2xx"},
+			{"internal/status/counters.go", "class = Class5xx // aborted before a status was sent", "class = Class2xx"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "status: no rate limit",
 		edits: []edit{
-			{"internal/httpserve/status.go", "if wait := r.interval - now.Sub(r.lastSend); wait > 0 && r.lineLocked() != r.sent {", "if wait := r.interval - now.Sub(r.lastSend); false && wait > 0 {"},
+			{"internal/status/status.go", "if wait := r.interval - now.Sub(r.lastSend); wait > 0 && r.lineLocked() != r.sent {", "if wait := r.interval - now.Sub(r.lastSend); false && wait > 0 {"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "status: an unchanged line sent again",
 		edits: []edit{
-			{"internal/httpserve/status.go", "\tif text == r.sent {\n\t\treturn\n\t}\n", ""},
+			{"internal/status/status.go", "\tif text == r.sent {\n\t\treturn\n\t}\n", ""},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "status: req/s counts every request since start",
 		edits: []edit{
-			{"internal/httpserve/status.go", "r.rate = float64(total-r.lastTotal) / secs", "r.rate = float64(total) / secs"},
+			{"internal/status/status.go", "r.rate = float64(total-r.lastTotal) / secs", "r.rate = float64(total) / secs"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "status: Stop does not send the final line",
 		edits: []edit{
-			{"internal/httpserve/status.go", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n\t\t\tr.sendLocked(time.Now(), true)\n", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n"},
+			{"internal/status/status.go", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n\t\t\tr.sendLocked(time.Now(), true)\n", "\t\tcase <-r.stop:\n\t\t\tr.mu.Lock()\n"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 
 	// More than one listener.
@@ -892,16 +892,16 @@ var mutations = []mutation{
 	{
 		name: "status: unreachable manager logged by the reporter",
 		edits: []edit{
-			{"internal/httpserve/status.go", "if !r.failing && !unreachable {", "if true {"},
+			{"internal/status/status.go", "if !r.failing && !unreachable {", "if true {"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	{
 		name: "status: backoff outlasts a manager that is back",
 		edits: []edit{
-			{"internal/httpserve/status.go", "now.Before(r.retryAt) && !sdwire.NotifierOf(r.n).Reachable()", "now.Before(r.retryAt) && sdwire.NotifierOf != nil"},
+			{"internal/status/status.go", "now.Before(r.retryAt) && !sdwire.NotifierOf(r.n).Reachable()", "now.Before(r.retryAt) && sdwire.NotifierOf != nil"},
 		},
-		pkgs: []string{"./internal/httpserve/"},
+		pkgs: []string{"./internal/status/"},
 	},
 	// issue 19: two-step GOAWAY
 	{

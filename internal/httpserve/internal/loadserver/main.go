@@ -11,6 +11,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/sdlife/sdlife/internal/status"
 	"io"
 	"net/http"
 	"os"
@@ -37,7 +38,7 @@ func run() error {
 	flag.Parse()
 
 	r := chi.NewRouter()
-	c := httpserve.NewCounters()
+	c := status.NewCounters()
 	if *counted {
 		r.Use(c.Middleware)
 	}
@@ -86,6 +87,6 @@ func run() error {
 		return err
 	}
 	snap := c.Snapshot()
-	fmt.Fprintf(os.Stderr, "counted=%v total=%d 2xx=%d\n", *counted, snap.Total, snap.ByClass[httpserve.Class2xx])
+	fmt.Fprintf(os.Stderr, "counted=%v total=%d 2xx=%d\n", *counted, snap.Total, snap.ByClass[status.Class2xx])
 	return nil
 }

@@ -1,7 +1,8 @@
-package httpserve
+package health
 
 import (
 	"encoding/json"
+	"github.com/sdlife/sdlife/internal/sdwire"
 	"net/http"
 	"strings"
 	"time"
@@ -46,10 +47,10 @@ func (hr HealthReport) text() string {
 		b.WriteString("unhealthy\n")
 	}
 	for _, r := range hr.Results {
-		b.WriteString(oneLine(r.Name, maxNoteLen))
+		b.WriteString(sdwire.OneLine(r.Name, maxLineLen))
 		b.WriteString(": ")
 		if r.Err != nil {
-			b.WriteString(oneLine(r.Err.Error(), maxNoteLen))
+			b.WriteString(sdwire.OneLine(r.Err.Error(), maxLineLen))
 		} else {
 			b.WriteString("ok")
 		}
@@ -84,3 +85,6 @@ func (hr HealthReport) jsonView() jsonReport {
 	}
 	return out
 }
+
+// maxLineLen bounds a check's name and error in the probe's body.
+const maxLineLen = 256

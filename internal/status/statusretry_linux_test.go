@@ -1,4 +1,4 @@
-package httpserve
+package status
 
 import (
 	"bytes"

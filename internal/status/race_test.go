@@ -1,5 +1,5 @@
 //go:build race
 
-package httpserve
+package status
 
 const raceEnabled = true
