@@ -6,6 +6,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/sdlife/sdlife/internal/upgrade"
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
@@ -17,6 +18,17 @@ import (
 // nothing. A Service reports its own failures (those of Run) the same
 // way; an error from New is not reported: pass it here.
 func ReportStartFailure(env lifecycle.Environment, err error) {
+	if env.NotifySocket == "" {
+		// Perhaps an upgrade's new process, which reports to the old one
+		// (see upgrade.Join): the old one then says why in its STATUS=.
+		if files, ferr := lifecycle.TakeFiles(env); ferr == nil {
+			defer files.Close()
+			if j, jerr := upgrade.Join(env, files); jerr == nil && j != nil {
+				defer j.Close() // after the barrier: passes on what is queued
+				env = j.Environment()
+			}
+		}
+	}
 	n, nerr := lifecycle.NewNotifier(env)
 	if nerr != nil {
 		return

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sdlife/sdlife"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/lifecycle"
 )
 
 // upgradeChildEnv makes the test binary, started by an upgrade, the new
@@ -34,6 +35,12 @@ func TestMain(m *testing.M) {
 func upgradeChild(name string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
+	if name == "badconfig" {
+		// A failure before there is a Service, as a configuration file
+		// that does not parse.
+		sdlife.ReportStartFailure(lifecycle.ReadEnvironment(), errors.New(`config /etc/x.json: unknown field "nope"`))
+		return 1
+	}
 	svc, err := sdlife.New(sdlife.Options{})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "upgrade child:", err)

@@ -1,6 +1,7 @@
 package sdlife
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -76,6 +77,10 @@ func (s *Service) upgrade(path string, checkErr error) {
 		return
 	}
 	if err == nil {
+		// No new connection for this process once the manager hears that
+		// the reload is done: they wait in the backlog for the new one,
+		// which accepts from the moment it is told it was adopted.
+		s.pauseAcceptingLocked(true)
 		err = child.HandOver(s.notifier)
 		var failed *upgrade.Error
 		if err == nil || !errors.As(err, &failed) {
@@ -83,6 +88,7 @@ func (s *Service) upgrade(path string, checkErr error) {
 			s.handedOverLocked(child, err, len(idle))
 			return
 		}
+		s.pauseAcceptingLocked(false)
 	}
 	srv.Unpark(idle)
 	s.log.Error("sdlife: upgrade failed; still serving", "err", err)
@@ -235,4 +241,18 @@ func (s *Service) checkBeforeAdoption() error {
 		}
 	}
 	return errors.New("health checks failing: " + strings.Join(failing, ", "))
+}
+
+// pauseAcceptingLocked pauses, or resumes, accepting on every listener.
+// s.mu is held.
+func (s *Service) pauseAcceptingLocked(pause bool) {
+	ctx, cancel := context.WithTimeout(s.runCtx, time.Second)
+	defer cancel()
+	for _, srv := range s.servers {
+		if pause {
+			srv.PauseAccepting(ctx)
+		} else {
+			srv.ResumeAccepting()
+		}
+	}
 }

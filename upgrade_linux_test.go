@@ -221,6 +221,26 @@ func TestUpgradeInProcess(t *testing.T) {
 	}
 }
 
+// A new binary that fails before it has a Service (its configuration does
+// not parse) reports why through ReportStartFailure: the old process
+// quotes it in STATUS= and serves on.
+func TestUpgradeBinaryFailsBeforeNew(t *testing.T) {
+	asBinary(t, copyOfTestBinary(t))
+	t.Setenv(upgradeChildEnv, "badconfig")
+	h := newHarness(t, sdtest.WithFDStore(8))
+	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 10 * time.Second })
+	r := h.run(svc, hello())
+	h.wait(ready, "READY=1")
+	seq := h.last()
+	svc.Reload()
+	h.reloaded(seq)
+	failed := h.after(seq, sdtest.StatusContains("upgrade failed: "), "STATUS=upgrade failed")
+	if !strings.Contains(failed.Raw, `start failed: config /etc/x.json: unknown field "nope"`) {
+		t.Errorf("STATUS %q does not quote the new binary's own failure", failed.Raw)
+	}
+	r.stop(t)
+}
+
 // A new binary whose health checks fail is not adopted: it reports the
 // failure instead of READY=1 and exits, the old process says why in
 // STATUS= and serves on.

@@ -52,7 +52,10 @@ func run(args []string, stderr io.Writer) int {
 	if f, ok := stderr.(*os.File); ok {
 		logger = lifecycle.NewLogger(f, env, nil) // journal-native under systemd, text on a terminal
 	}
-	if env.NotifySocket == "" {
+	// INVOCATION_ID is set by systemd for every process of a unit; an
+	// upgrade's new process has it but no $NOTIFY_SOCKET of its own (it
+	// reports to the old process until adopted).
+	if env.NotifySocket == "" && os.Getenv("INVOCATION_ID") == "" {
 		logger.Info("not running under systemd ($NOTIFY_SOCKET unset): readiness, status and watchdog notifications are off")
 	}
 

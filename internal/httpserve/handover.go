@@ -1,6 +1,7 @@
 package httpserve
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -262,7 +263,13 @@ type handoverListener struct {
 	mu     sync.Mutex
 	conns  []net.Conn // not accepted yet
 	closed bool       // Close was called: inject takes nothing more
-	wake   bool       // inject set a deadline in the past to wake Accept
+	wake   bool       // inject or pause set a deadline in the past to wake Accept
+
+	// While paused, Accept waits for resume instead of taking new
+	// connections from the socket; it closes stopped once it waits.
+	paused  bool
+	resume  chan struct{}
+	stopped chan struct{}
 }
 
 var _ net.Listener = (*handoverListener)(nil)
@@ -284,12 +291,59 @@ func (l *handoverListener) acceptAdopted() (net.Conn, bool, error) {
 			l.mu.Unlock()
 			return c, true, nil
 		}
+		if l.paused && !l.closed {
+			resume := l.resume
+			if l.stopped != nil {
+				close(l.stopped)
+				l.stopped = nil
+			}
+			l.mu.Unlock()
+			<-resume
+			continue
+		}
 		l.mu.Unlock()
 		c, err := l.Listener.Accept()
 		if err != nil && l.woken() {
-			continue // inject's deadline, not a failure: take what it queued
+			continue // inject's or pause's deadline, not a failure
 		}
 		return c, false, err
+	}
+}
+
+// pause makes Accept stop taking new connections, and waits until it has
+// (or ctx is done: no Accept may be running at all).
+func (l *handoverListener) pause(ctx context.Context) {
+	if l == nil {
+		return
+	}
+	d, ok := l.Listener.(deadliner)
+	l.mu.Lock()
+	if l.paused || l.closed || !ok {
+		l.mu.Unlock()
+		return
+	}
+	l.paused = true
+	l.resume, l.stopped = make(chan struct{}), make(chan struct{})
+	stopped := l.stopped
+	l.wake = true
+	_ = d.SetDeadline(time.Unix(1, 0))
+	l.mu.Unlock()
+	select {
+	case <-stopped:
+	case <-ctx.Done():
+	}
+}
+
+// unpause lets Accept take new connections again.
+func (l *handoverListener) unpause() {
+	if l == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.paused {
+		l.paused = false
+		close(l.resume)
 	}
 }
 
@@ -344,6 +398,10 @@ func (l *handoverListener) Close() error {
 	conns := l.conns
 	l.conns = nil
 	l.closed = true
+	if l.paused {
+		l.paused = false
+		close(l.resume) // Accept then finds the socket closed
+	}
 	l.mu.Unlock()
 	for _, c := range conns {
 		c.Close()

@@ -82,8 +82,9 @@ type Server struct {
 	mu        sync.Mutex
 	state     serverState
 	ln        net.Listener
-	serveDone chan struct{} // closed when Serve returned; nil before Start
-	err       error         // the Serve error
+	hl        *handoverListener // under ln's wrappers; set by Start
+	serveDone chan struct{}     // closed when Serve returned; nil before Start
+	err       error             // the Serve error
 
 	done     chan struct{} // Done
 	doneOnce sync.Once
@@ -328,13 +329,17 @@ func (s *Server) Start(l net.Listener) error {
 		return ErrServerClosed
 	}
 	s.state = serverRunning
+	// Under every other wrapper: an upgrade pauses accepting
+	// (PauseAccepting) and gives parked connections back (Unpark).
+	hl, ok := l.(*handoverListener)
+	if !ok {
+		hl = &handoverListener{Listener: l}
+	}
+	s.hl, l = hl, hl
 	switch {
 	case s.tls != nil:
 		l = tls.NewListener(l, s.tls)
 	case s.cfg.ConnStore != nil:
-		if _, ok := l.(*handoverListener); !ok {
-			l = &handoverListener{Listener: l} // Unpark can give connections back
-		}
 		l = parkListener{l} // idle connections can be handed over (see park.go)
 	}
 	s.ln = l

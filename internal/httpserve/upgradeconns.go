@@ -28,12 +28,9 @@ func (s *Server) Unpark(conns []net.Conn) {
 		return
 	}
 	s.mu.Lock()
-	pl, ok := s.ln.(parkListener)
+	hl := s.hl
 	s.mu.Unlock()
-	var hl *handoverListener
-	if ok {
-		hl, ok = pl.Listener.(*handoverListener)
-	}
+	ok := hl != nil
 	unwrapped := make([]net.Conn, len(conns))
 	for i, c := range conns {
 		if pc, isPark := c.(*parkConn); isPark {
@@ -67,4 +64,26 @@ func ConnFile(c net.Conn) (*os.File, error) {
 		return nil, err
 	}
 	return sc.(*net.TCPConn).File()
+}
+
+// PauseAccepting stops taking new connections from the listening socket,
+// which keeps queueing them in its backlog, and returns once the accept
+// loop has stopped (or ctx is done): for an upgrade, before the new
+// process is made the main one, so that once the manager says the reload
+// is done no connection reaches this process any more. Connections
+// accepted already are served as before. ResumeAccepting undoes it; the
+// drain ends it for good.
+func (s *Server) PauseAccepting(ctx context.Context) {
+	s.mu.Lock()
+	hl := s.hl
+	s.mu.Unlock()
+	hl.pause(ctx)
+}
+
+// ResumeAccepting undoes PauseAccepting: an upgrade that failed.
+func (s *Server) ResumeAccepting() {
+	s.mu.Lock()
+	hl := s.hl
+	s.mu.Unlock()
+	hl.unpause()
 }

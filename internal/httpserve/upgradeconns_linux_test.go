@@ -67,3 +67,42 @@ func TestParkIdleUnpark(t *testing.T) {
 		c.Close()
 	}
 }
+
+// PauseAccepting leaves new connections in the backlog, unanswered;
+// ResumeAccepting serves them, and the ones after.
+func TestPauseAccepting(t *testing.T) {
+	m := sdtest.NewManager(t, sdtest.WithFDStore(64))
+	cfg := ListenConfig{ListenConfig: httpadapter.ListenConfig{Address: "127.0.0.1:0"}, Notifier: m.Notifier(), FDStore: storeLimit(t, m)}
+	srv, res := startGeneration(t, "srv", cfg, true)
+	defer srv.Shutdown(context.Background())
+	addr := res.Listener.Addr().String()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	srv.PauseAccepting(ctx)
+	if ctx.Err() != nil {
+		t.Fatal("PauseAccepting did not see the accept loop stop")
+	}
+	c, err := net.Dial("tcp", addr) // the kernel completes it: the backlog
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	_ = c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := br.Peek(1); err == nil {
+		t.Fatal("a connection made while paused was answered")
+	}
+	srv.ResumeAccepting()
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("after ResumeAccepting: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "srv" {
+		t.Fatalf("after ResumeAccepting: %q", body)
+	}
+}

@@ -706,7 +706,7 @@ var mutations = []mutation{
 	{
 		name: "upgrade: an injected connection never wakes Accept",
 		edits: []edit{
-			{"internal/httpserve/handover.go", "_ = d.SetDeadline(time.Unix(1, 0))", "_ = d"},
+			{"internal/httpserve/handover.go", "l.conns = append(l.conns, conns...)\n\tl.wake = true\n\t_ = d.SetDeadline(time.Unix(1, 0))", "l.conns = append(l.conns, conns...)\n\tl.wake = true\n\t_ = d"},
 		},
 		pkgs: []string{"./internal/httpserve/"},
 	},
@@ -725,6 +725,21 @@ var mutations = []mutation{
 			{"upgrade.go", "\tif rep.Healthy {\n\t\treturn nil", "\tif rep.Healthy || true {\n\t\treturn nil"},
 		},
 		pkgs: []string{"./"},
+	},
+
+	{
+		name: "upgrade: a new binary's failure before New not reported",
+		edits: []edit{
+			{"failure.go", "if env.NotifySocket == \"\" {\n\t\t// Perhaps an upgrade's new process", "if false {\n\t\t// Perhaps an upgrade's new process"},
+		},
+		pkgs: []string{"./"},
+	},
+	{
+		name: "upgrade: accepting never paused",
+		edits: []edit{
+			{"internal/httpserve/handover.go", "\t\tif l.paused && !l.closed {\n\t\t\tresume := l.resume", "\t\tif false {\n\t\t\tresume := l.resume"},
+		},
+		pkgs: []string{"./internal/httpserve/"},
 	},
 
 	// Readiness and memory pressure.
