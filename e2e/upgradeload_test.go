@@ -4,9 +4,9 @@ package e2e
 
 import (
 	"crypto/x509"
-	"sync/atomic"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
