@@ -149,23 +149,29 @@ func (s *Service) serveOne(l Listener, primary bool, stored int) error {
 		}
 	}
 	s.log.Info("sdlife: serving", "listener", name, "addr", ln.Addr().String(), "source", res.Source.String(), "adopted_connections", res.Adopted, "backlog", res.Backlog)
+	s.noteListenResult(res, primary)
+	s.serveWG.Add(1)
+	go s.watchServer(srv)
+	return nil
+}
+
+// noteListenResult puts what Listen noticed (and logged) in STATUS=: a
+// configured address that could not be bound, for Options.Listen until a
+// reload names one that works, or the serving one (ListenAddressChanged),
+// or a restart binds it; anything else for a while.
+func (s *Service) noteListenResult(res httpserve.ListenResult, primary bool) {
 	switch n := res.Notice(); {
 	case res.Unbound != "" && primary:
-		// Said until a reload names an address that works, or the
-		// serving one (ListenAddressChanged), or a restart binds it.
 		s.mu.Lock()
 		s.listenUnbound = res.Unbound
-		s.setNoteLocked(noteListen, n) // Listen logged it
+		s.setNoteLocked(noteListen, n)
 		s.mu.Unlock()
 		if errno, ok := errnoOf(res.BindErr); ok {
 			_, _ = s.notifier.Errno(errno) // a failed send is Status's to report
 		}
 	case n != "":
-		s.setNoteFor(noteListen, n, listenNote) // Listen logged it
+		s.setNoteFor(noteListen, n, listenNote)
 	}
-	s.serveWG.Add(1)
-	go s.watchServer(srv)
-	return nil
 }
 
 // watchServer turns a server that stopped accepting by itself into a

@@ -2,6 +2,7 @@ package sdlife
 
 import (
 	"context"
+	"github.com/sdlife/sdlife/internal/logs"
 	"github.com/sdlife/sdlife/internal/upgrade"
 	"log/slog"
 	"net"
@@ -104,10 +105,7 @@ func New(opts Options) (*Service, error) {
 }
 
 func newService(opts Options, env lifecycle.Environment) (*Service, error) {
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logs.OrDiscard(opts.Logger)
 	wd, err := env.Watchdog()
 	if err != nil {
 		return nil, err // lifecycle's errors carry its prefix

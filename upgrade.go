@@ -2,6 +2,7 @@ package sdlife
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -58,21 +59,32 @@ func (s *Service) upgrade(path string, checkErr error) {
 	s.mu.Unlock()
 	s.log.Info("sdlife: upgrading", "path", path)
 
-	child, err := s.startChild(path, checkErr)
+	// The idle keep-alive connections go to the new process with the
+	// listeners: parked (between two requests, nothing of the next one
+	// read) while it starts, given back if it does not take over.
+	var idle []net.Conn
+	srv := s.httpServer()
+	if checkErr == nil {
+		idle = srv.ParkIdle(s.runCtx)
+	}
+	child, err := s.startChild(path, checkErr, idle)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err == nil && State(s.state.Load()) != StateUpgrading {
 		child.Stop() // stopping meanwhile: the new process is not adopted
+		srv.Unpark(idle)
 		return
 	}
 	if err == nil {
 		err = child.HandOver(s.notifier)
 		var failed *upgrade.Error
 		if err == nil || !errors.As(err, &failed) {
-			s.handedOverLocked(child, err)
+			httpserve.CloseParked(idle) // the new process holds them
+			s.handedOverLocked(child, err, len(idle))
 			return
 		}
 	}
+	srv.Unpark(idle)
 	s.log.Error("sdlife: upgrade failed; still serving", "err", err)
 	s.setNoteLocked(noteReload, err.Error()) // "upgrade failed: <why>"
 	s.enterLocked(StateReady)
@@ -80,11 +92,11 @@ func (s *Service) upgrade(path string, checkErr error) {
 
 // startChild starts the new process with this process's listeners and
 // waits until it is ready.
-func (s *Service) startChild(path string, checkErr error) (*upgrade.Child, error) {
+func (s *Service) startChild(path string, checkErr error, idle []net.Conn) (*upgrade.Child, error) {
 	if checkErr != nil {
 		return nil, checkErr
 	}
-	files, err := s.listenerFiles()
+	files, err := s.listenerFiles(idle)
 	if err != nil {
 		return nil, &upgrade.Error{Why: err.Error(), Err: err}
 	}
@@ -104,21 +116,36 @@ func (s *Service) startChild(path string, checkErr error) (*upgrade.Child, error
 	})
 }
 
-// listenerFiles returns duplicates of every listening socket, under the
-// names the new process's listeners look for.
-func (s *Service) listenerFiles() ([]lifecycle.NamedFile, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var files []lifecycle.NamedFile
-	for _, l := range s.listening {
-		f, err := httpserve.ListenerFile(l.ln)
+// listenerFiles returns duplicates of every listening socket and of the
+// idle connections of Options.Listen, under the names the new process's
+// listeners look for (those of a hand-over through the fd store).
+func (s *Service) listenerFiles(idle []net.Conn) (files []lifecycle.NamedFile, err error) {
+	defer func() {
 		if err != nil {
 			for _, nf := range files {
 				nf.File.Close()
 			}
-			return nil, err
+			files = nil
+		}
+	}()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listening {
+		f, err := httpserve.ListenerFile(l.ln)
+		if err != nil {
+			return files, err
 		}
 		files = append(files, lifecycle.NamedFile{Name: l.name, File: f})
+	}
+	for i, c := range idle {
+		f, err := httpserve.ConnFile(c)
+		if err != nil {
+			return files, err
+		}
+		// The prefix is what the new process's Listen adopts (see
+		// internal/httpserve/handover.go); the rest only has to be unique.
+		name := fmt.Sprintf("%s-conn-%d-u%d", s.listening[0].name, os.Getpid(), i)
+		files = append(files, lifecycle.NamedFile{Name: name, File: f})
 	}
 	return files, nil
 }
@@ -126,15 +153,15 @@ func (s *Service) listenerFiles() ([]lifecycle.NamedFile, error) {
 // handedOverLocked makes this process the old one: the new process is the
 // main process now (or, with err, the manager was told and the new
 // process is gone: the manager applies Restart= once this one exits).
-// Nothing more goes to the manager: STATUS= stops, the stop sends no
-// STOPPING=1 and no barrier. Idle connections are closed at the drain
-// instead of stored (the store no longer takes this process's
-// descriptors). s.mu is held.
-func (s *Service) handedOverLocked(child *upgrade.Child, err error) {
+// Nothing more goes to the manager but the final barrier: STATUS= stops,
+// the stop sends no STOPPING=1. Connections that turned idle since the
+// hand-over are closed at the drain instead of stored (the store no longer
+// takes this process's descriptors). s.mu is held.
+func (s *Service) handedOverLocked(child *upgrade.Child, err error, handed int) {
 	if err != nil {
 		s.log.Error("sdlife: the manager adopted the new process, which is gone", "pid", child.PID(), "err", err)
 	} else {
-		s.log.Info("sdlife: upgraded: the new process serves; draining", "pid", child.PID())
+		s.log.Info("sdlife: upgraded: the new process serves; draining", "pid", child.PID(), "handed_over", handed)
 	}
 	s.handedOver = true
 	s.status.Stop()

@@ -108,6 +108,19 @@ func TestUpgrade(t *testing.T) {
 			ver := []string{"v2", "v1"}[i%2]
 			tooks = append(tooks, upgradeTo(ver).Round(time.Millisecond).String())
 		}
+		// WatchdogSec=5s in the unit: the hand-overs never let it fire
+		// (the old process pings until the hand-over, whose WATCHDOG=1
+		// gives the new one a full interval).
+		st := c.state(t, unit)
+		if n := st["NRestarts"]; n != "0" {
+			t.Errorf("NRestarts=%s after the upgrades: something restarted the service (the watchdog?)", n)
+		}
+		// The store holds the listener once: the new processes took it
+		// from their environment without storing it again, and the idle
+		// connections went to them directly, never through the store.
+		if n := st["NFileDescriptorStore"]; n != "1" {
+			t.Errorf("NFileDescriptorStore=%s after the upgrades, want 1 (the listener)", n)
+		}
 		t.Logf("systemd %d: 6 upgrades, reload took %v", su.systemd, tooks)
 
 		// Broken binaries: the running one keeps serving.
@@ -171,6 +184,99 @@ func TestUpgrade(t *testing.T) {
 			if !strings.HasPrefix(got, "200 ") {
 				t.Errorf("%s after an upgrade: the request in flight got %s, want 200", verb, got)
 			}
+		}
+	})
+}
+
+// TestUpgradeIdlePool (issue 18): a pool of 200 idle keep-alive
+// connections is answered on the very same TCP connections after each of
+// 5 upgrades: the old process parks them (between two requests) and hands
+// them to the new process with the listener; none is closed by the
+// server.
+func TestUpgradeIdlePool(t *testing.T) {
+	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
+		const unit = "chi-server.service"
+		c := bootChiServer(t, su.name)
+		c.installBinary(t, versionedChiServer(t, "v1"))
+		c.must(t, "systemctl", "start", unit)
+		greeting := defaultConfig().Greeting
+		mustGet(t, servicePort(), "/version", "v1")
+		pool := openPool(t, servicePort(), poolSize, greeting)
+		var handed []string
+		for i := range 5 {
+			ver := []string{"v2", "v1"}[i%2]
+			before := c.state(t, unit)["MainPID"]
+			c.installBinary(t, versionedChiServer(t, ver))
+			c.must(t, "systemctl", "reload", unit)
+			if now := c.state(t, unit)["MainPID"]; now == before {
+				t.Fatalf("upgrade %d to %s: MainPID %s unchanged", i+1, ver, now)
+			}
+			mustGet(t, servicePort(), "/version", ver)
+			closed := pool.closedByServer()
+			errs := pool.round(greeting)
+			if closed > 0 || len(errs) > 0 {
+				t.Errorf("upgrade %d: %d pool connections closed by the server, %d requests on the pool failed: %v", i+1, closed, len(errs), errs[:min(5, len(errs))])
+			}
+			handed = append(handed, fmt.Sprintf("%d closed, %d failed", closed, len(errs)))
+		}
+		es := c.journalJSON(t, unit)
+		var counts []string
+		for _, e := range es {
+			if e.field("MESSAGE") == "sdlife: upgraded: the new process serves; draining" {
+				counts = append(counts, e.field("HANDED_OVER"))
+			}
+		}
+		t.Logf("systemd %d: pool of %d across 5 upgrades: %v; HANDED_OVER per upgrade %v", su.systemd, poolSize, handed, counts)
+		recordResult("upgrade", "systemd %d | idle pool of %d across 5 upgrades | %v | HANDED_OVER %v", su.systemd, poolSize, handed, counts)
+	})
+}
+
+// TestUpgradeCompat (issue 18, systemd 252): the compat unit has no
+// Type=notify-reload, so its reload is `ExecReload=kill -HUP` and returns
+// as soon as the signal is sent. An upgrade still hands over (MAINPID= is
+// accepted while running); this records what an operator sees, and
+// asserts that nothing is lost and the new binary ends up the main
+// process once the hand-over is done.
+func TestUpgradeCompat(t *testing.T) {
+	forEachSuite(t, 0, notifyReload, func(t *testing.T, su suite) {
+		const unit = "chi-server-compat.service"
+		c := bootChiServer(t, su.name)
+		c.installBinary(t, versionedChiServer(t, "v1"))
+		c.must(t, "systemctl", "start", unit)
+		greeting := defaultConfig().Greeting
+		mustGet(t, servicePort(), "/version", "v1")
+		l := startLoad(servicePort(), greeting, loadWorkers, false)
+		defer l.finish()
+		before := c.state(t, unit)["MainPID"]
+		c.installBinary(t, versionedChiServer(t, "v2"))
+		c.must(t, "systemctl", "reload", unit)
+		atReturn := c.state(t, unit)["MainPID"]
+		var now string
+		if !waitFor(10*time.Second, func() bool {
+			now = c.state(t, unit)["MainPID"]
+			return now != before && now != "0"
+		}) {
+			t.Fatalf("the new binary never became the main process: MainPID %s (was %s)\n%s", now, before, c.must(t, "journalctl", "-u", unit, "-n", "40", "--no-pager"))
+		}
+		mustGet(t, servicePort(), "/version", "v2")
+		l.finish()
+		st := c.state(t, unit)
+		t.Logf("systemd %d: MainPID %s before, %s when systemctl reload returned, %s after; %v; %v", su.systemd, before, atReturn, now, st, l)
+		recordResult("upgrade", "systemd %d (compat unit) | one upgrade under load | MainPID when `systemctl reload` returned: %s (before %s, after %s) | %d ok, %d failed",
+			su.systemd, atReturn, before, now, l.ok.Load(), l.failed.Load())
+		if l.failed.Load() != 0 || st["ActiveState"] != "active" {
+			t.Errorf("compat upgrade: %d failed, %v", l.failed.Load(), st)
+		}
+		// A stop after it drains too (ExecStop=).
+		slow := make(chan string, 1)
+		go func() {
+			code, body, err := get(servicePort(), "/slow?ms=1000")
+			slow <- fmt.Sprintf("%d %q %v", code, body, err)
+		}()
+		time.Sleep(300 * time.Millisecond) // the request is in flight (it takes 1 s)
+		c.must(t, "systemctl", "stop", unit)
+		if got := <-slow; !strings.HasPrefix(got, "200 ") {
+			t.Errorf("stop after a compat upgrade: the request in flight got %s", got)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sdlife/sdlife/internal/logs"
 	"log/slog"
 	"net/http"
 	"reflect"
@@ -151,9 +152,7 @@ func register(p registerParams) error {
 	if log == nil {
 		log = p.Logger
 	}
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log = logs.OrDiscard(log)
 	if err := t.attach(&adapter{svc: ph, shutdowner: p.Shutdowner, log: log, drain: drain}); err != nil {
 		return err
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // bind creates a listening socket; for a unix path it first removes a
-// stale socket file (see Listen).
+// stale socket file (see listenOn).
 func bind(network, address string) (net.Listener, error) {
 	l, err := listenOn(network, address)
 	if err != nil {
@@ -22,6 +22,16 @@ func bind(network, address string) (net.Listener, error) {
 
 // listenOn is bind without the package prefix on its error, for a reason
 // that goes into a sentence of Listen's own (see ListenResult.Notice).
+//
+// Binding a unix path that exists fails, and a service killed without
+// cleanup leaves its socket file behind. listenOn removes the file only
+// when it is a socket and a connection attempt is refused (nobody
+// listens); a regular file or a live socket is an error. Another process
+// could bind the path between the check and the removal; services that
+// can race for a path need a lock of their own. When the listener is
+// stored, closing it does not remove the path, which the stored socket
+// still serves (see store). A replaced unix listener's old path is removed
+// the same way, when stale (see drop).
 func listenOn(network, address string) (net.Listener, error) {
 	l, err := net.Listen(network, address)
 	if err == nil {

@@ -144,7 +144,10 @@ func restartH2(t testing.TB, restarts int, withTLS, naive bool) (*loadResult, []
 			}
 			return timedGen{g, &stops}
 		}
-		s, err := NewServer(ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}, TLS: tlsCfg, DrainTimeout: 5 * time.Second},
+		// GoawayAckTimeout well above a loaded machine's PING round trip:
+		// the final GOAWAY must follow the client's ACK, as it does on an
+		// idle one, not the bound.
+		s, err := NewServer(ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}, TLS: tlsCfg, DrainTimeout: 5 * time.Second, GoawayAckTimeout: 10 * time.Second},
 			Handler: restartHandler(c),
 		})
 		if err != nil {

@@ -4,7 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
+	"github.com/sdlife/sdlife/internal/logs"
 	"net"
 	"os"
 	"slices"
@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/sdlife/sdlife/internal/sdwire"
 	"github.com/sdlife/sdlife/lifecycle"
@@ -198,10 +199,7 @@ func (cfg *ListenConfig) adoptConns() (conns []net.Conn, names []string, err err
 	if err := c.normalize(); err != nil {
 		return nil, nil, err
 	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logs.OrDiscard(c.Logger)
 	prefix := connPrefix(c.Name)
 	for _, n := range c.Files.Names() {
 		if strings.HasPrefix(n, prefix) && !slices.Contains(names, n) {
@@ -261,8 +259,10 @@ func NewHandoverListener(l net.Listener, conns []net.Conn) net.Listener {
 
 type handoverListener struct {
 	net.Listener
-	mu    sync.Mutex
-	conns []net.Conn // not accepted yet; nil once closed
+	mu     sync.Mutex
+	conns  []net.Conn // not accepted yet
+	closed bool       // Close was called: inject takes nothing more
+	wake   bool       // inject set a deadline in the past to wake Accept
 }
 
 var _ net.Listener = (*handoverListener)(nil)
@@ -275,17 +275,58 @@ func (l *handoverListener) Accept() (net.Conn, error) {
 // acceptAdopted is Accept that also says whether the connection is one
 // handed over (see parkListener).
 func (l *handoverListener) acceptAdopted() (net.Conn, bool, error) {
-	l.mu.Lock()
-	if len(l.conns) > 0 {
-		c := l.conns[0]
-		l.conns[0] = nil
-		l.conns = l.conns[1:]
+	for {
+		l.mu.Lock()
+		if len(l.conns) > 0 {
+			c := l.conns[0]
+			l.conns[0] = nil
+			l.conns = l.conns[1:]
+			l.mu.Unlock()
+			return c, true, nil
+		}
 		l.mu.Unlock()
-		return c, true, nil
+		c, err := l.Listener.Accept()
+		if err != nil && l.woken() {
+			continue // inject's deadline, not a failure: take what it queued
+		}
+		return c, false, err
 	}
-	l.mu.Unlock()
-	c, err := l.Listener.Accept()
-	return c, false, err
+}
+
+// deadliner is a listener whose Accept a deadline can interrupt
+// (*net.TCPListener, *net.UnixListener).
+type deadliner interface{ SetDeadline(time.Time) error }
+
+// inject queues conns, connections between two requests, for Accept to
+// yield before the next new one, and wakes an Accept that is waiting for
+// a new one (a deadline in the past). It reports false, taking nothing,
+// once the listener is closed or when Accept cannot be woken. Deadline
+// and flag change together under mu, so that woken never leaves a
+// deadline in the past behind.
+func (l *handoverListener) inject(conns []net.Conn) bool {
+	d, ok := l.Listener.(deadliner)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || !ok {
+		return false
+	}
+	l.conns = append(l.conns, conns...)
+	l.wake = true
+	_ = d.SetDeadline(time.Unix(1, 0))
+	return true
+}
+
+// woken reports whether an Accept error came from inject's deadline, and
+// clears it.
+func (l *handoverListener) woken() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.wake {
+		return false
+	}
+	l.wake = false
+	_ = l.Listener.(deadliner).SetDeadline(time.Time{})
+	return true
 }
 
 // takeAdopted removes and returns the handed-over connections nobody has
@@ -302,6 +343,7 @@ func (l *handoverListener) Close() error {
 	l.mu.Lock()
 	conns := l.conns
 	l.conns = nil
+	l.closed = true
 	l.mu.Unlock()
 	for _, c := range conns {
 		c.Close()

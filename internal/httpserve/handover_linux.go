@@ -26,7 +26,18 @@ func checkStoredConn(f *os.File) error {
 	return cerr
 }
 
+// checkConnFD is checkStoredConn on the descriptor: what kind of socket
+// it is, then whether it is still a live connection.
 func checkConnFD(fd int) error {
+	if err := checkTCPSocket(fd); err != nil {
+		return err
+	}
+	return checkConnected(fd)
+}
+
+// checkTCPSocket reports why fd is not a TCP (or MPTCP) socket over IPv4
+// or IPv6.
+func checkTCPSocket(fd int) error {
 	domain, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN)
 	if err != nil {
 		return fmt.Errorf("not a socket: %w", err)
@@ -45,6 +56,13 @@ func checkConnFD(fd int) error {
 	if typ != unix.SOCK_STREAM || proto != unix.IPPROTO_TCP && proto != unix.IPPROTO_MPTCP {
 		return fmt.Errorf("socket of type %d, protocol %d: want TCP", typ, proto)
 	}
+	return nil
+}
+
+// checkConnected reports why fd, a TCP socket, is not a connection its
+// peer still holds open: a listening socket, one never connected, one
+// with a pending error, or one whose peer closed.
+func checkConnected(fd int) error {
 	if acc, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || acc != 0 {
 		return fmt.Errorf("listening socket, want a connection")
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/logs"
 	"log/slog"
 	"runtime/debug"
 	"sync"
@@ -80,10 +81,7 @@ type flight struct {
 
 // NewHealth returns a Health with checks; logger may be nil (silent).
 func NewHealth(logger *slog.Logger, checks ...Check) *Health {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
-	}
-	h := &Health{log: logger}
+	h := &Health{log: logs.OrDiscard(logger)}
 	for _, c := range checks {
 		h.Add(c)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/logs"
 	"log/slog"
 	"net"
 	"os"
@@ -155,136 +156,37 @@ func Listen(cfg ListenConfig) (net.Listener, Source, error) {
 	return r.Listener, r.Source, err
 }
 
-// Listen returns the service's listening socket, in one call:
+// Listen returns the service's listening socket: the one named cfg.Name
+// that the manager passed in cfg.Files (socket activation or the fd
+// store), when it is on cfg.Address as AddrMatches says (an empty Address
+// accepts any; a socket unit's is used anyway, see ListenResult.Mismatch);
+// otherwise a socket bound to cfg.Address, in place of a stored one
+// elsewhere (ListenResult.Replaced). cfg.Backlog is set on every listener
+// but a socket unit's. A socket bound now is stored when cfg.FDStore is
+// enabled, so that the next start gets it back. Connections an earlier
+// process handed over (ConnStore) are taken back, released as cfg.Release
+// says, and yielded by Accept first (ListenResult.Adopted); the Listener
+// is then not a *net.TCPListener. cfg is not modified.
 //
-//  1. a descriptor named cfg.Name that the manager passed in cfg.Files
-//     (socket activation, or the fd store after a restart: both arrive
-//     through $LISTEN_FDS, socket-unit descriptors first), when it is
-//     bound to cfg.Address (see "The configured address wins");
-//  2. otherwise a socket bound to cfg.Address (for a unix path, a stale
-//     socket file left by a dead process is removed first, see below);
-//
-// and then, when the fd store is enabled and the socket was bound now,
-// stores the listener under cfg.Name with FDPOLL=0, so that the next start
-// of the service gets the same socket back and the kernel queues
-// connections in between. The listen backlog (cfg.Backlog) is set on
-// every listener but a socket unit's. cfg is not modified.
-//
-// Connections an earlier process handed to the store (ConnStore) are
-// taken back (cfg.AdoptConns) and removed from the store (at once, or
-// when the caller says, see ListenConfig.Release); when there are
-// any, the returned Listener is a NewHandoverListener that yields them
-// from Accept first (ListenResult.Adopted says how many), so its type is
-// then not *net.TCPListener.
-//
-// # Where the descriptor came from
-//
-// The manager does not say whether a passed descriptor came from a socket
-// unit or from the fd store; Listen guesses, and the guess decides the
-// reported Source, whether to store, and what a differing address means:
-//
-//   - One descriptor named Name: from the fd store if the store is
-//     enabled (cfg.FDStore.Enabled()), else from socket activation. It is
-//     not stored again: either the store holds it already, or the socket
-//     unit does. (PID 1 would ignore the duplicate, but only after
-//     checking FileDescriptorStoreMax=, which the connections handed over
-//     with it may fill until they are released.)
-//   - Several: the first is taken as the socket unit's (those come first)
-//     and used; the others are closed. Those listening on the same address
-//     are copies the store holds of the socket unit's socket, which is
-//     harmless. Others are stale store entries, a socket from an earlier
-//     configuration that would accept connections nobody serves: Listen
-//     then asks the manager to drop every stored descriptor named Name
-//     (FDSTOREREMOVE). Nothing is stored in this case; the socket unit
-//     keeps its socket.
-//
-// # The configured address wins
-//
-// A listener from the fd store that is not bound to cfg.Address is
-// replaced: cfg.Address is bound first; then the old listener is closed
-// and removed from the store (FDSTOREREMOVE, then a barrier); then the new
-// one is stored, and ListenResult.Replaced holds the old address. When
-// cfg.Address cannot be bound (a typo, a port another process holds, an
-// address no interface has), the stored listener is kept and served,
-// still stored: ListenResult.Unbound and BindErr say so, an ERROR line is
-// logged, and the service does not fail over a configuration mistake.
-// When the bind fails because the old socket itself holds the port (the
-// same port, overlapping hosts, as 0.0.0.0:8080 and 127.0.0.1:8080), the
-// old one is dropped first and cfg.Address bound after the barrier; if
-// that still fails, the old address is bound again (connections queued on
-// the old socket are lost then) and Unbound is set the same way.
-//
-// A socket unit owns its address: its listener is used whatever
-// cfg.Address says, and a difference is reported in
-// ListenResult.Mismatch. Both are logged. An empty cfg.Address accepts
-// any passed listener.
-//
-// Addresses are compared after resolution, as the kernel would see them:
-// "localhost:8080" matches a socket on 127.0.0.1:8080 or [::1]:8080; a
-// wildcard host ("", "0.0.0.0", "::") matches a socket bound to a
-// wildcard address of the network's family (any family for "tcp", whose
-// wildcard listens on both); a named port is looked up. Port 0 (or no
-// port) means "any port": a stored socket on the configured host is kept
-// whatever its port, so that the port stays the same across restarts. A
-// unix path matches the path the socket was bound to (a relative path
-// also matches its absolute form). A host name that does not resolve
-// cannot be compared: the passed listener is kept, with a warning.
-//
-// A unit with both a socket unit and FileDescriptorStoreMax= gets one
-// descriptor on its first start, which Listen attributes to the store: if
-// its address differs from cfg.Address, the socket unit's listener is
-// replaced. Keep cfg.Address empty or equal to ListenStream= in such
-// units.
-//
-// # Unix sockets
-//
-// Binding a path that exists fails, and a service killed without cleanup
-// leaves its socket file behind. Listen removes the file only when it is
-// a socket and a connection attempt is refused (nobody listens); a
-// regular file or a live socket is an error. Another process could bind
-// the path between the check and the removal; services that can race for
-// a path need a lock of their own. When the listener is stored, closing
-// it does not remove the path, which the stored socket still serves. A
-// replaced unix listener's old path is removed the same way, when stale.
-//
-// An error from the manager's descriptors (one named Name that is not a
-// listening socket, say) is returned, not papered over by binding.
+// A configured address that cannot be bound in place of a stored listener
+// is no error: the stored one is served, and ListenResult.Unbound and
+// BindErr say why. Errors: an invalid cfg (ErrInvalidListenConfig), a bad
+// descriptor from the manager (not papered over by binding), a failed bind
+// or store.
 func (cfg *ListenConfig) Listen() (ListenResult, error) {
 	c := *cfg
 	if err := c.normalize(); err != nil {
 		return ListenResult{}, err
 	}
-	log := c.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
+	log := logs.OrDiscard(c.Logger)
 	l, src, err := c.handedOver(log)
 	if err != nil {
 		return ListenResult{}, err
 	}
 	var res ListenResult
 	if l != nil && c.Address != "" {
-		match, err := AddrMatches(l.Addr(), c.Network, c.Address)
-		switch {
-		case err != nil:
-			log.Warn("httpadapter: cannot compare the passed listener with the configured address; using it",
-				"name", c.Name, "addr", l.Addr().String(), "configured", c.Address, "err", err)
-		case match:
-		case src == SourceActivation:
-			res.Mismatch = c.Address
-			log.Warn("httpadapter: the socket unit's listener is not on the configured address; the socket unit decides",
-				"name", c.Name, "addr", l.Addr().String(), "configured", c.Address)
-		default:
-			old := l.Addr()
-			var bindErr error
-			if l, src, bindErr, err = c.move(l, log); err != nil {
-				return ListenResult{}, err
-			}
-			if bindErr != nil {
-				res.Unbound, res.BindErr = c.Address, bindErr
-			} else {
-				res.Replaced = old
-			}
+		if l, src, err = c.checkPassed(l, src, &res, log); err != nil {
+			return ListenResult{}, err
 		}
 	}
 	if l == nil {
@@ -297,16 +199,11 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 		src = SourceBound
 	}
 	if src != SourceActivation {
-		res.Backlog = backlogFor(c.Backlog, log)
-		if err := setBacklog(l, res.Backlog); err != nil {
-			// The socket listens all the same, with the backlog it had.
-			log.Warn("httpadapter: cannot set the listen backlog; the socket keeps the one it has",
-				"name", c.Name, "addr", l.Addr().String(), "backlog", res.Backlog, "err", err)
-			res.Backlog = 0
-		}
+		res.Backlog = c.applyBacklog(l, log)
 	}
-	// Only a socket bound now is stored: one handed back by the fd store
-	// is in it already, and storing it again while the store is full of
+	// A socket in the fd store comes back at the next start, and the
+	// kernel queues connections on it in between. Only a socket bound now
+	// is stored: one handed back by the fd store is in it already, and storing it again while the store is full of
 	// handed-over connections (released only after READY=1) makes PID 1
 	// log "Cannot store more fds than FileDescriptorStoreMax=".
 	if src == SourceBound && c.FDStore.Enabled() {
@@ -316,34 +213,110 @@ func (cfg *ListenConfig) Listen() (ListenResult, error) {
 		}
 	}
 	res.Listener, res.Source = l, src
+	if err := c.adopt(&res); err != nil {
+		l.Close()
+		return ListenResult{}, err
+	}
+	c.logChange(res, l, log)
+	return res, nil
+}
+
+// checkPassed compares l, the listener the manager passed as src, with
+// cfg.Address, and returns the listener to serve, noting in res what it
+// changed.
+//
+// The configured address wins over the fd store: a stored listener that
+// is not bound to cfg.Address is replaced (see move: ListenResult.Replaced
+// holds the old address), unless cfg.Address cannot be bound (a typo, a
+// port another process holds, an address no interface has): then the
+// stored listener is kept and served, still stored, ListenResult.Unbound
+// and BindErr say so, Listen logs an ERROR line, and the service does not
+// fail over a configuration mistake. A socket unit owns its address: its
+// listener is used whatever cfg.Address says, and a difference is
+// reported in ListenResult.Mismatch. A host name that does not resolve
+// cannot be compared: the passed listener is kept, with a warning.
+//
+// A unit with both a socket unit and FileDescriptorStoreMax= gets one
+// descriptor on its first start, which handedOver attributes to the
+// store: if its address differs from cfg.Address, the socket unit's
+// listener is replaced. Keep cfg.Address empty or equal to ListenStream=
+// in such units.
+func (cfg *ListenConfig) checkPassed(l net.Listener, src Source, res *ListenResult, log *slog.Logger) (net.Listener, Source, error) {
+	match, err := AddrMatches(l.Addr(), cfg.Network, cfg.Address)
+	switch {
+	case err != nil:
+		log.Warn("httpadapter: cannot compare the passed listener with the configured address; using it",
+			"name", cfg.Name, "addr", l.Addr().String(), "configured", cfg.Address, "err", err)
+	case match:
+	case src == SourceActivation:
+		res.Mismatch = cfg.Address
+		log.Warn("httpadapter: the socket unit's listener is not on the configured address; the socket unit decides",
+			"name", cfg.Name, "addr", l.Addr().String(), "configured", cfg.Address)
+	default:
+		old := l.Addr()
+		var bindErr error
+		if l, src, bindErr, err = cfg.move(l, log); err != nil {
+			return nil, 0, err
+		}
+		if bindErr != nil {
+			res.Unbound, res.BindErr = cfg.Address, bindErr
+		} else {
+			res.Replaced = old
+		}
+	}
+	return l, src, nil
+}
+
+// applyBacklog sets cfg.Backlog (or the default, see backlogFor) on l and
+// returns it, or 0 when the kernel refused.
+func (cfg *ListenConfig) applyBacklog(l net.Listener, log *slog.Logger) int {
+	n := backlogFor(cfg.Backlog, log)
+	if err := setBacklog(l, n); err != nil {
+		// The socket listens all the same, with the backlog it had.
+		log.Warn("httpadapter: cannot set the listen backlog; the socket keeps the one it has",
+			"name", cfg.Name, "addr", l.Addr().String(), "backlog", n, "err", err)
+		return 0
+	}
+	return n
+}
+
+// adopt takes back the connections an earlier process handed to the fd
+// store (AdoptConns) and makes res.Listener yield them first; with
+// ReleaseByCaller their store copies stay until res.ReleaseStored.
+func (cfg *ListenConfig) adopt(res *ListenResult) error {
 	var conns []net.Conn
-	switch c.Release {
+	switch cfg.Release {
 	case ReleaseByCaller:
 		var names []string
-		if conns, names, err = c.adoptConns(); err != nil {
-			l.Close()
-			return ListenResult{}, err
+		var err error
+		if conns, names, err = cfg.adoptConns(); err != nil {
+			return err
 		}
 		if len(names) > 0 {
-			res.release = func() error { return c.releaseStored(names) }
+			res.release = func() error { return cfg.releaseStored(names) }
 		}
 	default:
-		if conns, err = c.AdoptConns(); err != nil {
-			l.Close()
-			return ListenResult{}, err
+		var err error
+		if conns, err = cfg.AdoptConns(); err != nil {
+			return err
 		}
 	}
 	if len(conns) > 0 {
-		res.Listener, res.Adopted = NewHandoverListener(l, conns), len(conns)
+		res.Listener, res.Adopted = NewHandoverListener(res.Listener, conns), len(conns)
 	}
+	return nil
+}
+
+// logChange logs a replaced listener (a warning) or a configured address
+// that could not be bound (an error); l is the listener served.
+func (cfg *ListenConfig) logChange(res ListenResult, l net.Listener, log *slog.Logger) {
 	switch {
 	case res.Replaced != nil:
-		log.Warn("httpadapter: "+res.Notice(), "name", c.Name, "from", res.Replaced.String(), "to", l.Addr().String())
+		log.Warn("httpadapter: "+res.Notice(), "name", cfg.Name, "from", res.Replaced.String(), "to", l.Addr().String())
 	case res.Unbound != "":
 		log.Error("httpadapter: cannot listen on the configured address; serving the previous one",
-			"name", c.Name, "configured", res.Unbound, "addr", l.Addr().String(), "err", res.BindErr)
+			"name", cfg.Name, "configured", res.Unbound, "addr", l.Addr().String(), "err", res.BindErr)
 	}
-	return res, nil
 }
 
 // move binds cfg.Address in place of old, a listener from the fd store
@@ -496,7 +469,27 @@ func validPort(s string) bool {
 }
 
 // handedOver claims the descriptors named cfg.Name; l is nil when there
-// are none.
+// are none. Socket activation and the fd store both pass descriptors
+// through $LISTEN_FDS, socket-unit descriptors first.
+//
+// The manager does not say whether a passed descriptor came from a socket
+// unit or from the fd store; handedOver guesses, and the guess decides the
+// reported Source, whether Listen stores it, and what a differing address
+// means (see checkPassed):
+//
+//   - One descriptor named Name: from the fd store if the store is
+//     enabled (cfg.FDStore.Enabled()), else from socket activation. It is
+//     not stored again: either the store holds it already, or the socket
+//     unit does. (PID 1 would ignore the duplicate, but only after
+//     checking FileDescriptorStoreMax=, which the connections handed over
+//     with it may fill until they are released.)
+//   - Several: the first is taken as the socket unit's (those come first)
+//     and used; the others are closed. Those listening on the same address
+//     are copies the store holds of the socket unit's socket, which is
+//     harmless. Others are stale store entries, a socket from an earlier
+//     configuration that would accept connections nobody serves: then
+//     every stored descriptor named Name is dropped (FDSTOREREMOVE).
+//     Nothing is stored in this case; the socket unit keeps its socket.
 func (cfg *ListenConfig) handedOver(log *slog.Logger) (l net.Listener, src Source, err error) {
 	ls, err := cfg.Files.Listeners(cfg.Name)
 	if errors.Is(err, lifecycle.ErrNotFound) {
@@ -545,10 +538,19 @@ func (cfg *ListenConfig) store(l net.Listener) error {
 }
 
 // AddrMatches reports whether a, the address a socket is bound to, is what
-// network and address ask for, by the rules in ListenConfig.Listen. A
-// reload can use it to tell whether a changed address needs a restart.
-// The error says that address could not be resolved, so that nothing can
-// be said.
+// network and address ask for, as the kernel would see them: Listen keeps
+// a passed listener that matches. A reload can use it to tell whether a
+// changed address needs a restart. The error says that address could not
+// be resolved, so that nothing can be said.
+//
+// "localhost:8080" matches a socket on 127.0.0.1:8080 or [::1]:8080; a
+// wildcard host ("", "0.0.0.0", "::") matches a socket bound to a
+// wildcard address of the network's family (any family for "tcp", whose
+// wildcard listens on both); a named port is looked up. Port 0 (or no
+// port) means "any port": a stored socket on the configured host is kept
+// whatever its port, so that the port stays the same across restarts. A
+// unix path matches the path the socket was bound to (a relative path
+// also matches its absolute form).
 func AddrMatches(a net.Addr, network, address string) (bool, error) {
 	if network == "" {
 		network = "tcp"
@@ -556,10 +558,7 @@ func AddrMatches(a net.Addr, network, address string) (bool, error) {
 	switch network {
 	case "unix":
 		ua, ok := a.(*net.UnixAddr)
-		if !ok {
-			return false, nil
-		}
-		return sameUnixPath(ua.Name, address), nil
+		return ok && sameUnixPath(ua.Name, address), nil
 	case "tcp", "tcp4", "tcp6":
 	default:
 		return false, fmt.Errorf("httpadapter: network %q: want tcp, tcp4, tcp6 or unix", network)
@@ -572,26 +571,42 @@ func AddrMatches(a net.Addr, network, address string) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("httpadapter: address %q: %w", address, err)
 	}
-	if port != "" {
-		p, err := net.LookupPort(network, port)
-		if err != nil {
-			return false, fmt.Errorf("httpadapter: address %q: %w", address, err)
-		}
-		if p != 0 && p != ta.Port {
-			return false, nil
-		}
+	// The port first: a port that differs needs no host lookup.
+	match, err := portMatches(network, port, ta.Port)
+	if err == nil && match {
+		match, err = hostMatches(network, host, ta)
 	}
+	if err != nil {
+		return false, fmt.Errorf("httpadapter: address %q: %w", address, err)
+	}
+	return match, nil
+}
+
+// portMatches reports whether port (a number, a name to look up, or ""
+// for any) asks for bound; port 0 means any port too.
+func portMatches(network, port string, bound int) (bool, error) {
+	if port == "" {
+		return true, nil
+	}
+	p, err := net.LookupPort(network, port)
+	if err != nil {
+		return false, err
+	}
+	return p == 0 || p == bound, nil
+}
+
+// hostMatches reports whether host (an IP with an optional %zone, a name
+// to resolve, or "" for the wildcard) names the address ta is bound to:
+// one of the host's addresses must be ta's, or a wildcard of the
+// network's that ta is (wildcardOf).
+func hostMatches(network, host string, ta *net.TCPAddr) (bool, error) {
 	zone := ""
 	if i := strings.LastIndexByte(host, '%'); i >= 0 {
 		host, zone = host[:i], host[i+1:]
 	}
-	var ips []net.IP
-	if host == "" {
-		ips = []net.IP{net.IPv6unspecified}
-	} else if ip := net.ParseIP(host); ip != nil {
-		ips = []net.IP{ip}
-	} else if ips, err = net.LookupIP(host); err != nil {
-		return false, fmt.Errorf("httpadapter: address %q: %w", address, err)
+	ips, err := resolveHost(host)
+	if err != nil {
+		return false, err
 	}
 	for _, ip := range ips {
 		if ip.IsUnspecified() {
@@ -605,6 +620,18 @@ func AddrMatches(a net.Addr, network, address string) (bool, error) {
 		}
 	}
 	return false, nil
+}
+
+// resolveHost returns the addresses host stands for: the wildcard for "",
+// the IP itself for an IP, else what the resolver says.
+func resolveHost(host string) ([]net.IP, error) {
+	if host == "" {
+		return []net.IP{net.IPv6unspecified}, nil
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return []net.IP{ip}, nil
+	}
+	return net.LookupIP(host)
 }
 
 // wildcardOf reports whether ip is a wildcard address that network's

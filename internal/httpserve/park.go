@@ -277,31 +277,16 @@ const parkWait = time.Second
 // has room for, and hands those parked, and unaccepted ones the listener
 // still held (see takeAdopted), to the fd store; it returns how many it
 // handed over. Connections it cannot park go on as without it.
+//
+// It is the drain's step 5 (see Server.drain), with a ConnStore: the idle
+// HTTP/1 keep-alive connections between two requests, and those an
+// earlier process handed over that have sent nothing since, go to the fd
+// store without a byte of theirs read. The next process serves them, and
+// their clients see no close. A request that arrives meanwhile ends its
+// connection's hand-over and is answered here.
 func (s *Server) handOver(ctx context.Context, unaccepted []net.Conn) int {
 	cs := s.cfg.ConnStore
-	room := cs.Room() - len(unaccepted)
-	var asked []*parkConn
-	s.conn.conns.Range(func(k, v any) bool {
-		pc, ok := k.(*parkConn)
-		r := v.(*connRecord)
-		if ok && betweenRequests(r, pc) && connProto(r.proto.Load()) == protoUnknown && pc.park() {
-			asked = append(asked, pc)
-		}
-		return len(asked) < room
-	})
-	wait, cancel := context.WithTimeout(ctx, parkWait)
-	defer cancel()
-	parked := make([]net.Conn, 0, len(asked)+len(unaccepted))
-	parked = append(parked, unaccepted...)
-	for _, pc := range asked {
-		select {
-		case <-pc.released:
-		case <-wait.Done():
-		}
-		if pc.giveUp() {
-			parked = append(parked, pc)
-		}
-	}
+	parked := append(unaccepted, s.parkIdle(ctx, cs.Room()-len(unaccepted))...)
 	if len(parked) == 0 {
 		return 0
 	}
@@ -316,6 +301,36 @@ func (s *Server) handOver(ctx context.Context, unaccepted []net.Conn) int {
 		s.log.Warn("httpadapter: idle connections not handed over were closed", "closed", len(rest), "err", err)
 	}
 	return len(stored)
+}
+
+// parkIdle parks up to room idle HTTP/1 connections and returns those
+// net/http let go of; the others go on as before.
+func (s *Server) parkIdle(ctx context.Context, room int) []net.Conn {
+	if room <= 0 {
+		return nil
+	}
+	var asked []*parkConn
+	s.conn.conns.Range(func(k, v any) bool {
+		pc, ok := k.(*parkConn)
+		r := v.(*connRecord)
+		if ok && betweenRequests(r, pc) && connProto(r.proto.Load()) == protoUnknown && pc.park() {
+			asked = append(asked, pc)
+		}
+		return len(asked) < room
+	})
+	wait, cancel := context.WithTimeout(ctx, parkWait)
+	defer cancel()
+	parked := make([]net.Conn, 0, len(asked))
+	for _, pc := range asked {
+		select {
+		case <-pc.released:
+		case <-wait.Done():
+		}
+		if pc.giveUp() {
+			parked = append(parked, pc)
+		}
+	}
+	return parked
 }
 
 // closeSocket closes the socket under a parked connection, or an

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/internal/drainctx"
+	"github.com/sdlife/sdlife/internal/logs"
 	"log/slog"
 	"maps"
 	"net"
@@ -105,6 +106,35 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if errs := CheckServer(cfg.ServerConfig); len(errs) > 0 {
 		return nil, errors.New("httpadapter: ServerConfig." + strings.Join(errs, "; "))
 	}
+	cfg.setDefaults()
+	srv := newHTTPServer(cfg.Server, cfg.TLS != nil)
+	h := cfg.Handler
+	if h == nil {
+		h = srv.Handler
+	}
+	if h == nil {
+		return nil, errors.New("httpadapter: ServerConfig has no Handler")
+	}
+	s := &Server{
+		cfg:          cfg,
+		srv:          srv,
+		log:          logs.OrDiscard(cfg.Logger),
+		drainC:       make(chan struct{}),
+		done:         make(chan struct{}),
+		shutdownDone: make(chan struct{}),
+	}
+	if cfg.TLS != nil {
+		s.tls = cfg.TLS.Clone()
+		if len(s.tls.NextProtos) == 0 {
+			s.tls.NextProtos = alpnProtos(srv)
+		}
+	}
+	s.hook(h)
+	return s, nil
+}
+
+// setDefaults fills in the zero durations that have a default.
+func (cfg *ServerConfig) setDefaults() {
 	if cfg.DrainTimeout == 0 {
 		cfg.DrainTimeout = DefaultDrainTimeout
 	}
@@ -117,47 +147,38 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.GoawayAckTimeout == 0 {
 		cfg.GoawayAckTimeout = DefaultGoawayAckTimeout
 	}
+}
+
+// newHTTPServer returns the http.Server a Server runs: a copy of
+// template, or a new one with DefaultReadHeaderTimeout when template is
+// nil. Unless the template says otherwise, it serves HTTP/1 and HTTP/2
+// (over TLS when withTLS, else h2c).
+func newHTTPServer(template *http.Server, withTLS bool) *http.Server {
 	srv := &http.Server{ReadHeaderTimeout: DefaultReadHeaderTimeout}
-	if cfg.Server != nil {
+	if template != nil {
 		// A copy: the template may serve several listeners (and stays the
 		// caller's), and NewServer sets fields of its own on it.
-		srv = cloneServer(cfg.Server)
-	}
-	h := cfg.Handler
-	if h == nil {
-		h = srv.Handler
-	}
-	if h == nil {
-		return nil, errors.New("httpadapter: ServerConfig has no Handler")
-	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+		srv = cloneServer(template)
 	}
 	if srv.Protocols == nil && srv.TLSNextProto == nil {
 		var p http.Protocols
 		p.SetHTTP1(true)
-		if cfg.TLS != nil {
+		if withTLS {
 			p.SetHTTP2(true)
 		} else {
 			p.SetUnencryptedHTTP2(true)
 		}
 		srv.Protocols = &p
 	}
-	s := &Server{
-		cfg:          cfg,
-		srv:          srv,
-		log:          log,
-		drainC:       make(chan struct{}),
-		done:         make(chan struct{}),
-		shutdownDone: make(chan struct{}),
-	}
-	if cfg.TLS != nil {
-		s.tls = cfg.TLS.Clone()
-		if len(s.tls.NextProtos) == 0 {
-			s.tls.NextProtos = alpnProtos(srv)
-		}
-	}
+	return srv
+}
+
+// hook makes s.srv serve h through the drain's machinery: the two-step
+// GOAWAY for HTTP/2, Connection: close once draining, the connection
+// tracker, and the drain signal in every request's context. The
+// template's own ConnState, ConnContext and BaseContext still run.
+func (s *Server) hook(h http.Handler) {
+	srv := s.srv
 	twoStepInstall(srv, &s.conn) // HTTP/2 connections get the two-step GOAWAY (goaway2.go)
 	srv.Handler = &closeWhenDraining{conn: &s.conn, next: h}
 	prevState := srv.ConnState
@@ -185,7 +206,6 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		}
 		return drainctx.With(ctx, s.drainC)
 	}
-	return s, nil
 }
 
 // cloneServer copies the settings of an http.Server template, not its
@@ -312,6 +332,9 @@ func (s *Server) Start(l net.Listener) error {
 	case s.tls != nil:
 		l = tls.NewListener(l, s.tls)
 	case s.cfg.ConnStore != nil:
+		if _, ok := l.(*handoverListener); !ok {
+			l = &handoverListener{Listener: l} // Unpark can give connections back
+		}
 		l = parkListener{l} // idle connections can be handed over (see park.go)
 	}
 	s.ln = l
@@ -365,91 +388,23 @@ func (s *Server) Addr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Shutdown stops the server without losing a request that reached it.
-// http.Server.Shutdown alone does lose some: a connection accepted just
-// before it whose request is read just after is closed without a
-// response. Shutdown therefore works in this order:
+// Shutdown stops the server without losing a request that reached it,
+// which http.Server.Shutdown alone does not promise: a connection accepted
+// just before it whose request is read just after is closed unanswered.
 //
-//  1. The caller has sent STOPPING=1 and turned its readiness probe.
-//     If DrainTimeout exceeds StopTimeout, EXTEND_TIMEOUT_USEC=StopTimeout
-//     is sent now and every StopTimeout/3 until the drain ends.
-//  2. With ListenerCloseDelay set, the server goes on accepting and
-//     serving as usual for that long, while load balancers notice the
-//     readiness change. The drain begins after it.
-//  3. The drain signal fires: Draining and DrainStarted's channels are
-//     closed, so streaming handlers end their responses and owners of
-//     hijacked connections close them. From now on every HTTP/1 response
-//     carries "Connection: close", and the connection is closed after
-//     it. Every HTTP/2 connection gets the two-step GOAWAY of RFC 9113
-//     §6.8 (goaway2.go): a GOAWAY with last stream ID 2^31-1 and a PING
-//     now, so its client opens its next streams on a new connection;
-//     once the client acknowledged the PING (or GoawayAckTimeout
-//     passed), the final GOAWAY, naming the last stream processed: every
-//     stream the client opened before it read the first GOAWAY is
-//     processed, none refused.
-//  4. The listener is closed, so no new connection is accepted. The
-//     socket itself lives on when the manager holds a copy (fd store or
-//     socket unit): the kernel keeps queueing connections for the next
-//     process. Every connection already accepted is served, including
-//     those whose request has not arrived yet.
-//  5. With a ConnStore, the idle HTTP/1 keep-alive connections between
-//     two requests (and those an earlier process handed over that have
-//     sent nothing since) go to the fd store, as many as it has room for,
-//     without a byte of theirs read: the next process serves them, and
-//     their clients see no close (see park.go). A request that arrives
-//     meanwhile ends its connection's hand-over and is answered here.
-//     The others drain as follows.
-//  6. An idle HTTP/1 keep-alive connection may send one more request
-//     during IdleGrace, counted from when it became idle (or from the
-//     start of the drain); it is answered, with "Connection: close", and
-//     the connection is closed after the response. A connection idle for
-//     longer is closed, unless (on Linux) request bytes are already
-//     waiting in its socket buffer. A client that sends on the
-//     connection just as it is closed, before noticing the close, sees
-//     the request fail: that race is inherent in HTTP/1.1 keep-alive,
-//     for every server that closes idle connections, and clients retry
-//     idempotent requests because of it. The grace makes it need a
-//     client that sat idle for IdleGrace and then sent at that instant.
-//  7. Shutdown waits until every HTTP/1 connection has closed, for
-//     hijacked connections until their owners closed them or IdleGrace
-//     passed, and until every HTTP/2 connection had its final GOAWAY.
-//     HTTP/2 connections go on serving their streams. A connection that
-//     has not sent a complete request header (it sent nothing, part of a
-//     header, or has not completed its TLS handshake) is closed when its
-//     time is up: one that sent part of a header once it has received
-//     nothing for HeaderGrace, at the latest HeaderGrace after the drain
-//     began; one that sent nothing, or a TLS one, IdleGrace after the
-//     drain began. A header it completes before is answered as in step 6.
-//     Bytes waiting in its socket buffer (on Linux) are read first. None
-//     of these had sent a complete request, so no request is lost (see
-//     ServerConfig.HeaderGrace).
-//  8. Once its streams have finished, an HTTP/2 connection is
-//     half-closed as soon as the client's TCP acknowledged the final
-//     GOAWAY and the last response (on Linux), and the client closes its
-//     side; one whose client keeps it open is closed once the half-close
-//     is acknowledged too. A client that keeps it open after GOAWAY (Go's
-//     does, while it has no request on it) would otherwise hold the drain
-//     for net/http's one-second GOAWAY timeout. When they are all closed,
-//     http.Server.Shutdown runs: it sends GOAWAY to every HTTP/2
-//     connection that has none yet (those served without the two-step,
-//     see goaway2.go; net/http would close an HTTP/1 connection whose
-//     request arrives after this point without an answer, which is why
-//     it waits for step 7), runs the other RegisterOnShutdown hooks, and
-//     waits until every connection has closed.
-//  9. Hijacked connections still open are closed, and the log line
-//     saying the drain ended counts them, with the connections handed
-//     over, answered with "Connection: close", closed while idle and
-//     closed without a complete request header.
+// In order: after ListenerCloseDelay the drain begins (Draining is
+// closed), every response asks its client to close, and the listener is
+// closed (a socket the manager holds lives on). Each connection already
+// accepted is then served until it closes; idle or silent ones get their
+// grace (IdleGrace, HeaderGrace) or go to the ConnStore. While the drain
+// may outlast StopTimeout, EXTEND_TIMEOUT_USEC keeps the manager waiting.
 //
 // The drain ends at the earlier of ctx's deadline and DrainTimeout after
-// it began (step 3). If connections are still open then, they are closed
-// (http.Server.Close, and step 9) and Shutdown returns an error matching
-// ErrDrainTimeout or ctx's error. Otherwise it returns nil.
-//
-// Shutdown may be called more than once, concurrently too: later calls
-// wait for the first to finish, or for their own ctx, and return its
-// result. Called before Start, it only marks the server closed (and
-// closes Draining). Done is closed when Shutdown returns.
+// it began; connections still open then are closed and Shutdown returns an
+// error matching ErrDrainTimeout or ctx's error, else nil. Later calls,
+// concurrent too, wait for the first (or their own ctx) and return its
+// result. Before Start, it only marks the server closed and closes
+// Draining. Done is closed when Shutdown returns.
 func (s *Server) Shutdown(ctx context.Context) error {
 	first := false
 	s.shutdownOnce.Do(func() { first = true })
@@ -466,73 +421,168 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// drain implements Shutdown.
+// drain implements Shutdown, in its numbered steps.
+//
+// Why http.Server.Shutdown comes last (step 8): once it began, net/http
+// closes an HTTP/1 connection whose request arrives without answering it,
+// so it runs only once no HTTP/1 connection is left to answer (steps 6
+// and 7). The drain's deadline (ctx) runs from the end of step 2; when it
+// passes, forceClose ends whatever is left.
 func (s *Server) drain(parent context.Context) error {
 	defer s.closeDone()
-	s.mu.Lock()
-	prev := s.state
-	s.state = serverClosed
-	serveDone := s.serveDone
-	s.mu.Unlock()
+	prev, serveDone := s.markClosed()
 	if prev == serverNew {
 		close(s.drainC)
 		return nil
 	}
 
-	// 1. Keep the manager waiting while the drain may outlast its stop
-	// timeout.
+	// 1. The caller has sent STOPPING=1 and turned its readiness probe.
+	// Keep the manager waiting while the drain may outlast its stop
+	// timeout (startExtender).
 	if s.cfg.StopTimeout > 0 && s.cfg.DrainTimeout+s.cfg.ListenerCloseDelay > s.cfg.StopTimeout {
 		ext := startExtender(s.cfg.Notifier, s.cfg.StopTimeout, s.log)
 		defer ext.Stop()
 	}
 	// 2. Let load balancers notice.
-	if d := s.cfg.ListenerCloseDelay; d > 0 {
-		s.log.Info("httpadapter: readiness says stopping; closing the listener after a delay", "delay", d)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-parent.Done():
-			t.Stop()
-		}
-	}
+	s.delayListenerClose(parent)
 
 	start := time.Now()
 	ctx, cancel := context.WithDeadline(parent, start.Add(s.cfg.DrainTimeout))
 	defer cancel()
 	// 3. Ask clients to close after their response (GOAWAY for HTTP/2),
 	// time idleness, and tell streaming handlers.
-	s.conn.draining.Store(true)
-	s.conn.announceGoaways(start) // HTTP/2: GOAWAY(2^31-1) and PING
-	close(s.drainC)
+	s.beginDrain(start)
 	// 4. Stop accepting. Serve returns after registering (StateNew) every
 	// connection it accepted, so once serveDone is closed the tracker
 	// knows them all.
-	s.acceptStopping.Store(true)
-	var unaccepted []net.Conn
-	if al, ok := s.ln.(parkListener); ok {
-		unaccepted = al.takeAdopted() // before Close would close them
-	}
-	if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-		s.log.Warn("httpadapter: closing the listener", "err", err)
-	}
+	unaccepted := s.stopAccepting()
 	select {
 	case <-serveDone:
 	case <-ctx.Done():
 		return s.forceClose(parent)
 	}
 	s.log.Info("httpadapter: draining", "connections", s.conn.counts(time.Now()).total())
-	// 5. Idle HTTP/1 connections go to the fd store, when there is room.
+	// 5. Idle HTTP/1 connections go to the fd store, when there is room
+	// (handOver); the others drain as follows.
 	handed := s.handOver(ctx, unaccepted)
 
-	// 6 and 7. Wait for the HTTP/1 connections, closing each idle one
-	// once it has been idle for IdleGrace and each one without a complete
-	// request header once it has been quiet for HeaderGrace, and give
-	// hijacked connections their grace.
+	// One ticker paces steps 6 to 8: a tick left over from one step
+	// counts in the next.
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
-	closedIdle, headerless := 0, 0
-	// Meanwhile the HTTP/2 connections get their final GOAWAY (pressGoaways)
-	// before http.Server.Shutdown would send its own.
+	// 6 and 7. Wait for the HTTP/1 connections (waitHTTP1).
+	closedIdle, headerless, ok := s.waitHTTP1(ctx, start, tick.C)
+	if !ok {
+		return s.forceClose(parent)
+	}
+	// 8. What http.Server.Shutdown adds (shutdownHTTP).
+	if !s.shutdownHTTP(ctx, tick.C) {
+		return s.forceClose(parent)
+	}
+	s.conn.waitAnnounces()
+	// 9. Hijacked connections their owners left open are closed, and the
+	// log line says what the drain did to which connections.
+	n := s.conn.closeHijacked()
+	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
+		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "headerless_closed", headerless, "hijacked_closed", n,
+		"goaway_unacked", s.conn.goawayCut.Load())
+	return nil
+}
+
+// markClosed moves the server to serverClosed, so that Start fails from
+// now on, and returns the state it was in and the channel closed when
+// Serve returned (nil before Start).
+func (s *Server) markClosed() (prev serverState, serveDone chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	prev = s.state
+	s.state = serverClosed
+	return prev, s.serveDone
+}
+
+// delayListenerClose is the drain's step 2: with ListenerCloseDelay set,
+// the server goes on accepting and serving as usual for that long (or
+// until parent is done), while load balancers notice the readiness
+// change. The drain begins after it.
+func (s *Server) delayListenerClose(parent context.Context) {
+	d := s.cfg.ListenerCloseDelay
+	if d <= 0 {
+		return
+	}
+	s.log.Info("httpadapter: readiness says stopping; closing the listener after a delay", "delay", d)
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-parent.Done():
+		t.Stop()
+	}
+}
+
+// beginDrain is the drain's step 3, the drain signal. Draining and
+// DrainStarted's channels are closed, so streaming handlers end their
+// responses and owners of hijacked connections close them. From now on
+// every HTTP/1 response carries "Connection: close", and the connection
+// is closed after it (closeWhenDraining); idleness is timed from start.
+// Every HTTP/2 connection gets the two-step GOAWAY of RFC 9113 §6.8
+// (goaway2.go): a GOAWAY with last stream ID 2^31-1 and a PING now, so
+// its client opens its next streams on a new connection; once the client
+// acknowledged the PING (or GoawayAckTimeout passed), the final GOAWAY,
+// naming the last stream processed: every stream the client opened before
+// it read the first GOAWAY is processed, none refused.
+func (s *Server) beginDrain(start time.Time) {
+	s.conn.draining.Store(true)
+	s.conn.announceGoaways(start) // HTTP/2: GOAWAY(2^31-1) and PING
+	close(s.drainC)
+}
+
+// stopAccepting is the drain's step 4: the listener is closed, so no new
+// connection is accepted. The socket itself lives on when the manager
+// holds a copy (fd store or socket unit): the kernel keeps queueing
+// connections for the next process. Every connection already accepted is
+// served, including those whose request has not arrived yet. It returns
+// the handed-over connections the listener held and had not yet yielded
+// from Accept.
+func (s *Server) stopAccepting() (unaccepted []net.Conn) {
+	s.acceptStopping.Store(true)
+	if al, ok := s.ln.(parkListener); ok {
+		unaccepted = al.takeAdopted() // before Close would close them
+	}
+	if err := s.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+		s.log.Warn("httpadapter: closing the listener", "err", err)
+	}
+	return unaccepted
+}
+
+// waitHTTP1 is the drain's steps 6 and 7 (the drain began at start): it
+// waits until every HTTP/1 connection has closed, hijacked connections
+// until their owners closed them or IdleGrace passed, and every HTTP/2
+// connection had its final GOAWAY (pressGoaways, before
+// http.Server.Shutdown would send its own), checking at every tick. It
+// returns how many idle and headerless connections it closed, and false
+// if ctx was done first.
+//
+// Step 6: an idle HTTP/1 keep-alive connection may send one more request
+// during IdleGrace, counted from when it became idle (or from the start of
+// the drain); it is answered, with "Connection: close", and the connection
+// is closed after the response. A connection idle for longer is closed,
+// unless (on Linux) request bytes are already waiting in its socket buffer
+// (closeIdle). A client that sends on the connection just as it is closed,
+// before noticing the close, sees the request fail: that race is inherent
+// in HTTP/1.1 keep-alive, for every server that closes idle connections,
+// and clients retry idempotent requests because of it. The grace makes it
+// need a client that sat idle for IdleGrace and then sent at that instant.
+//
+// Step 7: HTTP/2 connections go on serving their streams. A connection
+// that has not sent a complete request header (it sent nothing, part of a
+// header, or has not completed its TLS handshake) is closed when its time
+// is up (closeHeaderless): one that sent part of a header once it has
+// received nothing for HeaderGrace, at the latest HeaderGrace after the
+// drain began; one that sent nothing, or a TLS one, IdleGrace after the
+// drain began. A header it completes before is answered as in step 6.
+// Bytes waiting in its socket buffer (on Linux) are read first. None of
+// these had sent a complete request, so no request is lost (see
+// ServerConfig.HeaderGrace).
+func (s *Server) waitHTTP1(ctx context.Context, start time.Time, tick <-chan time.Time) (closedIdle, headerless int, ok bool) {
 	for {
 		now := time.Now()
 		closedIdle += s.conn.closeIdle(now, start, s.cfg.IdleGrace)
@@ -540,22 +590,38 @@ func (s *Server) drain(parent context.Context) error {
 		pending := s.conn.pressGoaways(now, s.cfg.GoawayAckTimeout)
 		c := s.conn.counts(now)
 		if c.waitFor() == 0 && pending == 0 && (c.Hijacked == 0 || now.Sub(start) >= s.cfg.IdleGrace) {
-			break
+			return closedIdle, headerless, true
 		}
 		select {
 		case <-ctx.Done():
-			return s.forceClose(parent)
-		case <-tick.C:
+			return closedIdle, headerless, false
+		case <-tick:
 		}
 	}
-	// 8. What http.Server.Shutdown adds: GOAWAY on idle HTTP/2
-	// connections, hooks, stragglers. Meanwhile the HTTP/2 connections
-	// that went away and have nothing left to send are half-closed, so
-	// that their clients close them (finishGoneAway). Shutdown starts
-	// once the two-step's connections are closed: they need nothing of
-	// it, and its wait polls at intervals growing to 500ms.
+}
+
+// shutdownHTTP is the drain's step 8: what http.Server.Shutdown adds
+// (GOAWAY on idle HTTP/2 connections, hooks, stragglers), checking at
+// every tick. It returns false if ctx was done first or Shutdown failed.
+//
+// Meanwhile the HTTP/2 connections that went away and have nothing left
+// to send are half-closed, so that their clients close them
+// (finishGoneAway): once its streams have finished, an HTTP/2 connection
+// is half-closed as soon as the client's TCP acknowledged the final
+// GOAWAY and the last response (on Linux), and the client closes its
+// side; one whose client keeps it open is closed once the half-close is
+// acknowledged too. A client that keeps it open after GOAWAY (Go's does,
+// while it has no request on it) would otherwise hold the drain for
+// net/http's one-second GOAWAY timeout.
+//
+// http.Server.Shutdown starts once the two-step's connections are closed:
+// they need nothing of it, and its wait polls at intervals growing to
+// 500ms. It sends GOAWAY to every HTTP/2 connection that has none yet
+// (those served without the two-step, see goaway2.go), runs the other
+// RegisterOnShutdown hooks, and waits until every connection has closed.
+func (s *Server) shutdownHTTP(ctx context.Context, tick <-chan time.Time) bool {
 	var shut chan error
-	for done := false; !done; {
+	for {
 		s.conn.finishGoneAway()
 		s.conn.pressGoaways(time.Now(), s.cfg.GoawayAckTimeout) // connections whose TLS handshake ended late
 		if shut == nil && s.conn.twoStepOpen() == 0 {
@@ -565,26 +631,17 @@ func (s *Server) drain(parent context.Context) error {
 		}
 		select {
 		case err := <-shut:
-			if err != nil {
-				return s.forceClose(parent)
-			}
-			done = true
+			return err == nil
 		case <-ctx.Done():
-			return s.forceClose(parent)
-		case <-tick.C:
+			return false
+		case <-tick:
 		}
 	}
-	s.conn.waitAnnounces()
-	// 9. Hijacked connections their owners left open.
-	n := s.conn.closeHijacked()
-	s.log.Info("httpadapter: drained", "took", time.Since(start).Round(time.Millisecond),
-		"handed_over", handed, "answered_with_close", s.conn.answered.Load(), "idle_closed", closedIdle, "headerless_closed", headerless, "hijacked_closed", n,
-		"goaway_unacked", s.conn.goawayCut.Load())
-	return nil
 }
 
 // forceClose closes every remaining connection once the drain's deadline
-// passed: the caller's (parent's) or DrainTimeout.
+// passed: the caller's (parent's) or DrainTimeout. Hijacked connections
+// still open are closed too.
 func (s *Server) forceClose(parent context.Context) error {
 	n := s.conn.counts(time.Now()).total()
 	_ = s.srv.Close()

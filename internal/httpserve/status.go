@@ -2,6 +2,7 @@ package httpserve
 
 import (
 	"errors"
+	"github.com/sdlife/sdlife/internal/logs"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -88,9 +89,7 @@ func NewStatusReporter(n *lifecycle.Notifier, c *Counters, cfg StatusConfig) *St
 	if cfg.Interval <= 0 {
 		cfg.Interval = time.Second
 	}
-	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
+	cfg.Logger = logs.OrDiscard(cfg.Logger)
 	return &StatusReporter{
 		n:        n,
 		c:        c,

@@ -281,7 +281,7 @@ var mutations = []mutation{
 	{
 		name: "listener: backlog left as net.Listen set it",
 		edits: []edit{
-			{"internal/httpserve/listen.go", "if err := setBacklog(l, res.Backlog); err != nil {", "if err := error(nil); err != nil {"},
+			{"internal/httpserve/listen.go", "if err := setBacklog(l, n); err != nil {", "if err := error(nil); err != nil {"},
 		},
 		pkgs: []string{"./internal/httpserve/"},
 	},
@@ -668,7 +668,7 @@ var mutations = []mutation{
 	{
 		name: "listeners: one http.Server template shared by every listener",
 		edits: []edit{
-			{"internal/httpserve/server.go", "\t\tsrv = cloneServer(cfg.Server)", "\t\tsrv = cfg.Server"},
+			{"internal/httpserve/server.go", "\t\tsrv = cloneServer(template)", "\t\tsrv = template"},
 		},
 		pkgs: []string{"./"},
 	},
@@ -677,7 +677,7 @@ var mutations = []mutation{
 	{
 		name: "upgrade: a replaced binary never noticed",
 		edits: []edit{
-			{"upgrade.go", "if err == nil && !replaced {", "if true {"},
+			{"upgrade.go", "if err == nil && !replaced {", "if err == nil && (!replaced || replaced) {"},
 		},
 		pkgs: []string{"./"},
 	},
@@ -692,6 +692,37 @@ var mutations = []mutation{
 		name: "upgrade: a failed upgrade leaves the reload open",
 		edits: []edit{
 			{"upgrade.go", "\ts.setNoteLocked(noteReload, err.Error()) // \"upgrade failed: <why>\"\n\ts.enterLocked(StateReady)", "\ts.setNoteLocked(noteReload, err.Error()) // \"upgrade failed: <why>\""},
+		},
+		pkgs: []string{"./"},
+	},
+
+	{
+		name: "upgrade: parked idle connections not given back after a failure",
+		edits: []edit{
+			{"internal/httpserve/upgradeconns.go", "if ok && hl.inject(unwrapped) {", "if ok && hl.inject(nil) && false {"},
+		},
+		pkgs: []string{"./", "./internal/httpserve/"},
+	},
+	{
+		name: "upgrade: an injected connection never wakes Accept",
+		edits: []edit{
+			{"internal/httpserve/handover.go", "_ = d.SetDeadline(time.Unix(1, 0))", "_ = d"},
+		},
+		pkgs: []string{"./internal/httpserve/"},
+	},
+
+	{
+		name: "upgrade: STOPPING=1 after the hand-over",
+		edits: []edit{
+			{"transition.go", "if s.handedOver {\n\t\t\tbreak", "if false {\n\t\t\tbreak"},
+		},
+		pkgs: []string{"./"},
+	},
+
+	{
+		name: "upgrade: an unhealthy new binary adopted",
+		edits: []edit{
+			{"upgrade.go", "\tif rep.Healthy {\n\t\treturn nil", "\tif rep.Healthy || true {\n\t\treturn nil"},
 		},
 		pkgs: []string{"./"},
 	},

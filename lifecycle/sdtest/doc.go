@@ -13,7 +13,14 @@
 // To check an ordering, such as "READY=1 was sent only after my listener
 // accepted connections", use [WithOnMessage]: the callback runs in the
 // receiving goroutine before the next message is read, so it observes the
-// program at the moment the message arrived.
+// program at the moment the message arrived, and a Wait that returns a
+// message returns after the callback ran for it.
+//
+// An upgrade can be driven under a Manager too: the Service's hand-over
+// arrives as one message from the old process with MAINPID=<new process>
+// and READY=1 (and MAINPIDFD=1 with a pidfd), after which the new
+// process's messages arrive from its own PID. The Manager records them; it
+// does not check NotifyAccess=.
 //
 // Outside a test (an example, a fixture), NewManager(nil) gives a Manager
 // the caller closes.
