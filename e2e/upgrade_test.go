@@ -21,7 +21,7 @@ var (
 
 // versionedChiServer returns the example built with -X main.version=v,
 // for each v of the upgrade tests, built once.
-func versionedChiServer(t *testing.T, v string) string {
+func versionedChiServer(t testing.TB, v string) string {
 	t.Helper()
 	versionedOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "sdlife-e2e-versions-")
@@ -30,7 +30,7 @@ func versionedChiServer(t *testing.T, v string) string {
 			return
 		}
 		versionedBins = map[string]string{}
-		for _, ver := range []string{"v1", "v2"} {
+		for _, ver := range []string{"v1", "v2", "v3"} {
 			out := filepath.Join(dir, "chi-server-"+ver)
 			cmd := exec.Command("go", "build", "-ldflags", "-X main.version="+ver, "-o", out, "../examples/chi-server")
 			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
@@ -49,7 +49,7 @@ func versionedChiServer(t *testing.T, v string) string {
 
 // install puts bin at the path ExecStart= names, by rename, as install(1)
 // does: the running binary is not touched.
-func (c *container) installBinary(t *testing.T, bin string) {
+func (c *container) installBinary(t testing.TB, bin string) {
 	t.Helper()
 	c.copyFile(t, bin, "/usr/local/bin/chi-server", 0o755)
 }
