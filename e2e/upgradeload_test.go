@@ -30,7 +30,7 @@ const (
 // runs `systemctl reload` and returns how long the reload took. It asserts
 // that the reload succeeded, that MainPID is a new process, that the unit
 // is active and that GET /version (in kind's protocol, on a new
-// connection) answers ver within 1 s of the reload's return.
+// connection) answers ver as soon as the reload returned.
 func (c *container) upgradeTo(t testing.TB, unit, ver string, kind clientKind, roots *x509.CertPool, port int) time.Duration {
 	t.Helper()
 	before := c.state(t, unit)["MainPID"]
@@ -46,23 +46,14 @@ func (c *container) upgradeTo(t testing.TB, unit, ver string, kind clientKind, r
 		t.Fatalf("upgrade to %s: MainPID %s (was %s), %s/%s, StatusText %q: want a new active main process",
 			ver, st["MainPID"], before, st["ActiveState"], st["SubState"], st["StatusText"])
 	}
-	// The new build must answer a new connection. Hard bound 1 s; the
-	// first try is expected to succeed, but the old process may still
-	// accept for some tens of ms after PID 1 completed the reload (seen
-	// on 262: "Reloaded" 44 ms before the old process's "draining"):
-	// such answers are counted in lateVersions and recorded.
-	var got string
-	tries := 0
-	if !waitFor(time.Second, func() bool {
-		tries++
-		_, got, _ = getKind(kind, roots, port, "/version")
-		return got == ver
-	}) {
-		t.Fatalf("upgrade to %s: GET /version (%s) answers %q 1 s after the reload returned", ver, kind, got)
-	}
-	if tries > 1 {
+	// The new build must answer the first new connection after the
+	// reload returned: the old process stops accepting before it makes
+	// the new one the main process (before the library did, it accepted
+	// for up to 44 ms after PID 1's "Reloaded", seen once in 60
+	// upgrades on 262). A late answer is counted in lateVersions too.
+	if _, got, err := getKind(kind, roots, port, "/version"); got != ver {
 		lateVersions.Add(1)
-		t.Logf("upgrade to %s: GET /version right after the reload returned was answered by the old binary (%d tries)", ver, tries)
+		t.Errorf("upgrade to %s: GET /version (%s) right after the reload returned: %q, %v", ver, kind, got, err)
 	}
 	return took
 }
