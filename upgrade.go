@@ -70,12 +70,17 @@ func (s *Service) upgrade(path string, checkErr error) {
 	}
 	child, err := s.startChild(path, checkErr, idle)
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err == nil && State(s.state.Load()) != StateUpgrading {
-		child.Stop() // stopping meanwhile: the new process is not adopted
+	if State(s.state.Load()) != StateUpgrading {
+		// A stop began meanwhile: the new process is not adopted, and
+		// the connections go back to this one's drain.
+		s.mu.Unlock()
+		if err == nil {
+			child.Stop()
+		}
 		srv.Unpark(idle)
 		return
 	}
+	defer s.mu.Unlock()
 	if err == nil {
 		// No new connection for this process once the manager hears that
 		// the reload is done: they wait in the backlog for the new one,
