@@ -3,7 +3,6 @@ package httpserve
 import (
 	"io"
 	"log"
-	"net/http"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -12,17 +11,6 @@ import (
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
-
-// nopWriter is a reusable http.ResponseWriter for calling handlers
-// directly, without httptest.NewRecorder's allocations.
-type nopWriter struct {
-	h    http.Header
-	code int
-}
-
-func (w *nopWriter) Header() http.Header         { return w.h }
-func (w *nopWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (w *nopWriter) WriteHeader(code int)        { w.code = code }
 
 // quietLog discards net/http's server log (recovered panics, by design in
 // some tests).
