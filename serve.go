@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/internal/httpserve"
@@ -51,6 +53,26 @@ func checkListeners(primary string, ls []Listener) []string {
 		}
 	}
 	return errs
+}
+
+// served is one listener the Service serves, and its server.
+type served struct {
+	name      string               // its name in the fd store
+	ln        net.Listener         // as Listen returned it
+	srv       *httpserve.Server    // serves ln
+	store     *httpserve.ConnStore // Options.Listen's idle connections; nil for the others
+	release   func() error         // drops the fd store's copies of the connections Listen took back, after READY=1
+	accepting atomic.Bool          // srv serves ln: at once, or in an upgrade's new process once adopted
+}
+
+// start makes the server accept from the listener.
+func (sv *served) start() error {
+	if err := sv.srv.Start(sv.ln); err != nil {
+		sv.ln.Close()
+		return err
+	}
+	sv.accepting.Store(true)
+	return nil
 }
 
 // serve takes every listener (socket activation, the fd store, or its
@@ -129,22 +151,14 @@ func (s *Service) serveOne(l Listener, primary bool, stored int) error {
 		name = httpserve.DefaultListenerName
 	}
 	ln := res.Listener
+	sv := &served{name: name, ln: ln, srv: srv, store: sc.ConnStore, release: res.ReleaseStored}
 	s.mu.Lock()
-	s.servers = append(s.servers, srv)
-	s.releaseStored = append(s.releaseStored, res.ReleaseStored)
-	s.listening = append(s.listening, namedListener{name: name, ln: ln})
-	if sc.ConnStore != nil {
-		s.connStores = append(s.connStores, sc.ConnStore)
-	}
-	if s.joined != nil {
-		// An upgrade's new process accepts only once adopted: until then
-		// the old process serves (see awaitAdoption).
-		s.pending = append(s.pending, pendingStart{srv: srv, ln: ln})
-		s.mu.Unlock()
-	} else {
-		s.mu.Unlock()
-		if err := srv.Start(ln); err != nil {
-			ln.Close()
+	s.served = append(s.served, sv)
+	s.mu.Unlock()
+	// An upgrade's new process accepts only once adopted: until then the
+	// old process serves (see awaitAdoption).
+	if s.joined == nil {
+		if err := sv.start(); err != nil {
 			return err
 		}
 	}
@@ -197,16 +211,15 @@ func (s *Service) watchServer(srv *httpserve.Server) {
 func (s *Service) drain(ctx context.Context) error {
 	s.stopping()
 	s.mu.Lock()
-	srvs := append([]*httpserve.Server(nil), s.servers...)
-	for _, p := range s.pending {
-		p.ln.Close() // never accepted from: an upgrade's new process that was not adopted
-	}
-	s.pending = nil
+	all := append([]*served(nil), s.served...)
 	s.mu.Unlock()
-	errs := make([]error, len(srvs))
+	errs := make([]error, len(all))
 	var wg sync.WaitGroup
-	for i, srv := range srvs {
-		wg.Go(func() { errs[i] = srv.Shutdown(ctx) })
+	for i, sv := range all {
+		if !sv.accepting.Load() {
+			sv.ln.Close() // never accepted from: an upgrade's new process that was not adopted
+		}
+		wg.Go(func() { errs[i] = sv.srv.Shutdown(ctx) })
 	}
 	wg.Wait()
 	s.serveWG.Wait()

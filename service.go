@@ -52,21 +52,15 @@ type Service struct {
 	wg        sync.WaitGroup // the Service's goroutines
 
 	mu         sync.Mutex
-	state      atomic.Int32           // a State; changed only by enterLocked, with mu held
-	reloaders  []Reloader             // guarded by mu
-	serving    bool                   // guarded by mu; Serve was called
-	listening  []namedListener        // guarded by mu; every listener served, for an upgrade
-	connStores []*httpserve.ConnStore // guarded by mu; closed once the service is handed over
-	pending    []pendingStart         // guarded by mu; servers an upgrade's new process starts once adopted
-	handedOver bool                   // guarded by mu; an upgrade made another process the main one
-	joined     *upgrade.Joined        // an upgrade's new process: the hand-over from the old one; else nil
-	manager    lifecycle.Environment  // env, with the manager's own socket when joined relays
-	servers    []*httpserve.Server    // guarded by mu; Options.Listen's first
-	// releaseStored drops the fd store's copies of the connections Serve
-	// took back; called after READY=1. Guarded by mu.
-	releaseStored []func() error
-	serveWG       sync.WaitGroup    // the goroutine watching the server
-	notes         [noteCount]string // guarded by mu; the STATUS note's parts
+	state      atomic.Int32          // a State; changed only by enterLocked, with mu held
+	reloaders  []Reloader            // guarded by mu
+	serving    bool                  // guarded by mu; Serve was called
+	served     []*served             // guarded by mu; Options.Listen's first
+	handedOver bool                  // guarded by mu; an upgrade made another process the main one
+	joined     *upgrade.Joined       // an upgrade's new process: the hand-over from the old one; else nil
+	manager    lifecycle.Environment // env, with the manager's own socket when joined relays
+	serveWG    sync.WaitGroup        // the goroutine watching the server
+	notes      [noteCount]string     // guarded by mu; the STATUS note's parts
 	// listenUnbound is the configured address that could not be bound at
 	// the start, while STATUS= says so (see ListenAddressChanged); "" when
 	// none. Guarded by mu.
@@ -226,10 +220,10 @@ func (s *Service) Addr() net.Addr {
 func (s *Service) httpServer() *httpserve.Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.servers) == 0 {
+	if len(s.served) == 0 {
 		return nil
 	}
-	return s.servers[0]
+	return s.served[0].srv
 }
 
 // setNoteLocked sets one part of the STATUS= note and hands the whole

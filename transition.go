@@ -60,8 +60,8 @@ func (s *Service) startServing() {
 	close(s.ready)
 	// After READY=1: the manager's work of closing its copies does not
 	// delay the systemctl call that waits for READY=1.
-	for _, release := range s.releaseStored {
-		if err := release(); err != nil {
+	for _, sv := range s.served {
+		if err := sv.release(); err != nil {
 			s.log.Error("sdlife: releasing the connections taken over from the fd store", "err", err)
 		}
 	}

@@ -141,12 +141,12 @@ func (s *Service) listenerFiles(idle []net.Conn) (files []lifecycle.NamedFile, e
 	}()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, l := range s.listening {
-		f, err := httpserve.ListenerFile(l.ln)
+	for _, sv := range s.served {
+		f, err := httpserve.ListenerFile(sv.ln)
 		if err != nil {
 			return files, err
 		}
-		files = append(files, lifecycle.NamedFile{Name: l.name, File: f})
+		files = append(files, lifecycle.NamedFile{Name: sv.name, File: f})
 	}
 	for i, c := range idle {
 		f, err := httpserve.ConnFile(c)
@@ -155,7 +155,7 @@ func (s *Service) listenerFiles(idle []net.Conn) (files []lifecycle.NamedFile, e
 		}
 		// The prefix is what the new process's Listen adopts (see
 		// internal/httpserve/handover.go); the rest only has to be unique.
-		name := fmt.Sprintf("%s-conn-%d-u%d", s.listening[0].name, os.Getpid(), i)
+		name := fmt.Sprintf("%s-conn-%d-u%d", s.served[0].name, os.Getpid(), i)
 		files = append(files, lifecycle.NamedFile{Name: name, File: f})
 	}
 	return files, nil
@@ -176,8 +176,8 @@ func (s *Service) handedOverLocked(child *upgrade.Child, err error, handed int) 
 	}
 	s.handedOver = true
 	s.status.Stop()
-	for _, cs := range s.connStores {
-		cs.Close()
+	for _, sv := range s.served {
+		sv.store.Close()
 	}
 	s.enterLocked(StateStopping)
 	s.requestStop(nil)
@@ -198,12 +198,10 @@ func (s *Service) awaitAdoption() {
 	}
 	s.log.Info("sdlife: adopted: serving")
 	s.mu.Lock()
-	starts := s.pending
-	s.pending = nil
+	all := append([]*served(nil), s.served...)
 	s.mu.Unlock()
-	for _, p := range starts {
-		if err := p.srv.Start(p.ln); err != nil {
-			p.ln.Close()
+	for _, sv := range all {
+		if err := sv.start(); err != nil {
 			s.mu.Lock()
 			s.reportFailureLocked(noteServe, "serve failed", err)
 			s.mu.Unlock()
@@ -211,20 +209,6 @@ func (s *Service) awaitAdoption() {
 			return
 		}
 	}
-}
-
-// pendingStart is a server whose listener an upgrade's new process holds
-// but does not accept from before the adoption.
-type pendingStart struct {
-	srv *httpserve.Server
-	ln  net.Listener
-}
-
-// namedListener is a listening socket the Service serves, under the name
-// it has in the fd store.
-type namedListener struct {
-	name string
-	ln   net.Listener
 }
 
 // checkBeforeAdoption, in an upgrade's new process, runs the health checks
@@ -253,11 +237,11 @@ func (s *Service) checkBeforeAdoption() error {
 func (s *Service) pauseAcceptingLocked(pause bool) {
 	ctx, cancel := context.WithTimeout(s.runCtx, time.Second)
 	defer cancel()
-	for _, srv := range s.servers {
+	for _, sv := range s.served {
 		if pause {
-			srv.PauseAccepting(ctx)
+			sv.srv.PauseAccepting(ctx)
 		} else {
-			srv.ResumeAccepting()
+			sv.srv.ResumeAccepting()
 		}
 	}
 }

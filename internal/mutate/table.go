@@ -653,7 +653,7 @@ var mutations = []mutation{
 	{
 		name: "listeners: only the first drained",
 		edits: []edit{
-			{"serve.go", "for i, srv := range srvs {", "for i, srv := range srvs[:min(1, len(srvs))] {"},
+			{"serve.go", "for i, sv := range all {\n\t\tif !sv.accepting.Load() {", "for i, sv := range all[:min(1, len(all))] {\n\t\tif !sv.accepting.Load() {"},
 		},
 		pkgs: []string{"./"},
 	},
