@@ -3,11 +3,9 @@ package httpadapter
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/pem"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,88 +14,38 @@ import (
 	"github.com/sdlife/sdlife/internal/testcert"
 )
 
-// testCert is a self-signed certificate for 127.0.0.1 and its key, in PEM.
-type testCert struct {
-	certPEM, keyPEM []byte
-	leaf            *x509.Certificate
-}
-
-func newTestCert(t testing.TB, name string, notBefore, notAfter time.Time) testCert {
-	t.Helper()
-	p, err := testcert.New(name, notBefore, notAfter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return testCert{certPEM: p.CertPEM, keyPEM: p.KeyPEM, leaf: p.Leaf}
-}
-
-func validTestCert(t testing.TB, name string) testCert {
-	now := time.Now()
-	return newTestCert(t, name, now.Add(-time.Hour), now.Add(time.Hour))
-}
-
-// write writes the pair into dir as cert.pem and key.pem.
-func (c testCert) write(t testing.TB, dir string) (certFile, keyFile string) {
-	t.Helper()
-	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	writeFile(t, certFile, c.certPEM)
-	writeFile(t, keyFile, c.keyPEM)
-	return certFile, keyFile
-}
-
-func writeFile(t testing.TB, name string, data []byte) {
-	t.Helper()
-	// Write and rename, as a deployment would: a reader never sees half a file.
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, name); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// pool trusts the given certificates.
-func pool(certs ...testCert) *x509.CertPool {
-	p := x509.NewCertPool()
-	for _, c := range certs {
-		p.AddCert(c.leaf)
-	}
-	return p
-}
-
 func TestLoadCertificate(t *testing.T) {
 	now := time.Now()
-	good := validTestCert(t, "good")
-	other := validTestCert(t, "other")
-	expired := newTestCert(t, "expired", now.Add(-2*time.Hour), now.Add(-time.Hour))
-	future := newTestCert(t, "future", now.Add(time.Hour), now.Add(2*time.Hour))
+	good := testcert.Valid(t, "good")
+	other := testcert.Valid(t, "other")
+	expired := testcert.Make(t, "expired", now.Add(-2*time.Hour), now.Add(-time.Hour))
+	future := testcert.Make(t, "future", now.Add(time.Hour), now.Add(2*time.Hour))
 	tests := []struct {
 		name      string
 		cert, key []byte // nil: file missing
 		wantFile  string // "cert", "key"
 		wantErr   string
 	}{
-		{"valid", good.certPEM, good.keyPEM, "", ""},
-		{"missing certificate", nil, good.keyPEM, "cert", "no such file"},
-		{"missing key", good.certPEM, nil, "key", "no such file"},
-		{"certificate not PEM", []byte("hello"), good.keyPEM, "cert", "no PEM certificate"},
-		{"certificate garbage", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("junk")}), good.keyPEM, "cert", "x509"},
-		{"key not PEM", good.certPEM, []byte("hello"), "key", "no PEM private key"},
-		{"certificate as key", good.certPEM, good.certPEM, "key", "no PEM private key"},
-		{"mismatched", good.certPEM, other.keyPEM, "key", "does not match"},
-		{"expired", expired.certPEM, expired.keyPEM, "cert", "expired"},
-		{"not yet valid", future.certPEM, future.keyPEM, "cert", "not valid before"},
+		{"valid", good.CertPEM, good.KeyPEM, "", ""},
+		{"missing certificate", nil, good.KeyPEM, "cert", "no such file"},
+		{"missing key", good.CertPEM, nil, "key", "no such file"},
+		{"certificate not PEM", []byte("hello"), good.KeyPEM, "cert", "no PEM certificate"},
+		{"certificate garbage", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: []byte("junk")}), good.KeyPEM, "cert", "x509"},
+		{"key not PEM", good.CertPEM, []byte("hello"), "key", "no PEM private key"},
+		{"certificate as key", good.CertPEM, good.CertPEM, "key", "no PEM private key"},
+		{"mismatched", good.CertPEM, other.KeyPEM, "key", "does not match"},
+		{"expired", expired.CertPEM, expired.KeyPEM, "cert", "expired"},
+		{"not yet valid", future.CertPEM, future.KeyPEM, "cert", "not valid before"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
 			if tt.cert != nil {
-				writeFile(t, certFile, tt.cert)
+				testcert.WriteFile(t, certFile, tt.cert)
 			}
 			if tt.key != nil {
-				writeFile(t, keyFile, tt.key)
+				testcert.WriteFile(t, keyFile, tt.key)
 			}
 			c, err := LoadCertificate(certFile, keyFile)
 			if tt.wantErr == "" {
@@ -140,8 +88,8 @@ func TestCertificateNil(t *testing.T) {
 // old one kept.
 func TestCertificateReload(t *testing.T) {
 	dir := t.TempDir()
-	first, second := validTestCert(t, "first"), validTestCert(t, "second")
-	certFile, keyFile := first.write(t, dir)
+	first, second := testcert.Valid(t, "first"), testcert.Valid(t, "second")
+	certFile, keyFile := first.Write(t, dir)
 	cert, err := LoadCertificate(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -154,7 +102,7 @@ func TestCertificateReload(t *testing.T) {
 	go func() { _ = srv.Serve(tls.NewListener(l, cert.TLSConfig())) }()
 	t.Cleanup(func() { _ = srv.Close() })
 	addr := l.Addr().String()
-	clientCfg := &tls.Config{RootCAs: pool(first, second)}
+	clientCfg := &tls.Config{RootCAs: testcert.Pool(first, second)}
 	handshake := func() (*tls.Conn, string) {
 		t.Helper()
 		c, err := tls.Dial("tcp", addr, clientCfg)
@@ -169,7 +117,7 @@ func TestCertificateReload(t *testing.T) {
 		t.Fatalf("certificate %q, want first", got)
 	}
 
-	second.write(t, dir)
+	second.Write(t, dir)
 	if err := cert.Reload(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -189,7 +137,7 @@ func TestCertificateReload(t *testing.T) {
 	resp.Body.Close()
 
 	// A mismatched pair is refused; the second one keeps serving.
-	writeFile(t, keyFile, first.keyPEM)
+	testcert.WriteFile(t, keyFile, first.KeyPEM)
 	if err := cert.Reload(context.Background()); err == nil || !strings.Contains(err.Error(), keyFile) {
 		t.Fatalf("Reload() with a mismatched key = %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/testcert"
 	"io"
 	"net"
 	"net/http"
@@ -254,13 +255,13 @@ func twoStepServer(t *testing.T, withTLS bool, ackTimeout time.Duration) (s *Ser
 	})
 	cfg := ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{ErrorLog: quietLog}, DrainTimeout: 5 * time.Second, GoawayAckTimeout: ackTimeout}, Handler: mux}
 	if withTLS {
-		cert := validTestCert(t, "server")
-		c, err := httpadapter.LoadCertificate(cert.write(t, t.TempDir()))
+		cert := testcert.Valid(t, "server")
+		c, err := httpadapter.LoadCertificate(cert.Write(t, t.TempDir()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg.TLS = c.TLSConfig()
-		client = &tls.Config{RootCAs: pool(cert)}
+		client = &tls.Config{RootCAs: testcert.Pool(cert)}
 	}
 	s, addr = startServer(t, cfg)
 	return s, addr, client, entered, release
@@ -569,15 +570,15 @@ func plainH2Server(t *testing.T, withTLS bool) (*http.Server, string, *tls.Confi
 	srv := &http.Server{Handler: okHandler(), ErrorLog: quietLog, Protocols: protocols(true, withTLS, !withTLS)}
 	var client *tls.Config
 	if withTLS {
-		cert := validTestCert(t, "server")
-		c, err := httpadapter.LoadCertificate(cert.write(t, t.TempDir()))
+		cert := testcert.Valid(t, "server")
+		c, err := httpadapter.LoadCertificate(cert.Write(t, t.TempDir()))
 		if err != nil {
 			t.Fatal(err)
 		}
 		cfg := c.TLSConfig().Clone()
 		cfg.NextProtos = []string{"h2"}
 		l = tls.NewListener(l, cfg)
-		client = &tls.Config{RootCAs: pool(cert)}
+		client = &tls.Config{RootCAs: testcert.Pool(cert)}
 	}
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(l) }()

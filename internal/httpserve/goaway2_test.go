@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/testcert"
 	"io"
 	"net"
 	"net/http"
@@ -133,8 +134,8 @@ func benchTwoStepLoopback(b *testing.B, proto, server string) {
 		tlsCfg *tls.Config
 	)
 	if proto == "h2" {
-		cert := validTestCert(b, "server")
-		c, err := httpadapter.LoadCertificate(cert.write(b, b.TempDir()))
+		cert := testcert.Valid(b, "server")
+		c, err := httpadapter.LoadCertificate(cert.Write(b, b.TempDir()))
 		if err != nil {
 			b.Fatal(err)
 		}

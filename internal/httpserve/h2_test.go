@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/sdlife/sdlife/httpadapter"
 	"github.com/sdlife/sdlife/internal/status"
+	"github.com/sdlife/sdlife/internal/testcert"
 	"io"
 	"net"
 	"net/http"
@@ -34,8 +35,8 @@ func h2cTransport() *http.Transport {
 }
 
 // h2Transport speaks HTTP/2 over TLS only, trusting certs.
-func h2Transport(certs ...testCert) *http.Transport {
-	return &http.Transport{Protocols: protocols(false, true, false), TLSClientConfig: &tls.Config{RootCAs: pool(certs...)}}
+func h2Transport(certs ...testcert.Pair) *http.Transport {
+	return &http.Transport{Protocols: protocols(false, true, false), TLSClientConfig: &tls.Config{RootCAs: testcert.Pool(certs...)}}
 }
 
 // clientLoad sends requests on one transport until ctx ends: GETs and
@@ -126,8 +127,8 @@ func restartH2(t testing.TB, restarts int, withTLS, naive bool) (*loadResult, []
 		tlsCfg *tls.Config
 	)
 	if withTLS {
-		cert := validTestCert(t, "server")
-		c, err := httpadapter.LoadCertificate(cert.write(t, t.TempDir()))
+		cert := testcert.Valid(t, "server")
+		c, err := httpadapter.LoadCertificate(cert.Write(t, t.TempDir()))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"github.com/sdlife/sdlife/httpadapter"
+	"github.com/sdlife/sdlife/internal/testcert"
 	"io"
 	"net"
 	"net/http"
@@ -13,10 +14,10 @@ import (
 	"time"
 )
 
-func startTLSServer(t *testing.T, cfg ServerConfig) (*Server, string, testCert) {
+func startTLSServer(t *testing.T, cfg ServerConfig) (*Server, string, testcert.Pair) {
 	t.Helper()
-	cert := validTestCert(t, "server")
-	c, err := httpadapter.LoadCertificate(cert.write(t, t.TempDir()))
+	cert := testcert.Valid(t, "server")
+	c, err := httpadapter.LoadCertificate(cert.Write(t, t.TempDir()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +49,7 @@ func TestServerTLSProtocols(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, addr, cert := startTLSServer(t, ServerConfig{ServerConfig: httpadapter.ServerConfig{Server: &http.Server{Protocols: tt.give, ErrorLog: quietLog}}})
-			tr := &http.Transport{Protocols: tt.client, TLSClientConfig: &tls.Config{RootCAs: pool(cert)}}
+			tr := &http.Transport{Protocols: tt.client, TLSClientConfig: &tls.Config{RootCAs: testcert.Pool(cert)}}
 			defer tr.CloseIdleConnections()
 			resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Get("https://" + addr + "/")
 			if err != nil {

@@ -11,6 +11,9 @@ import (
 	"encoding/pem"
 	"math/big"
 	"net"
+	"os"
+	"path/filepath"
+	"testing"
 	"time"
 )
 
@@ -61,4 +64,53 @@ func New(name string, notBefore, notAfter time.Time) (Pair, error) {
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
 		Leaf:    leaf,
 	}, nil
+}
+
+// Make is New for a test: it fails tb on error.
+func Make(tb testing.TB, name string, notBefore, notAfter time.Time) Pair {
+	tb.Helper()
+	p, err := New(name, notBefore, notAfter)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+// Valid is Make for a certificate valid from an hour ago to an hour from
+// now.
+func Valid(tb testing.TB, name string) Pair {
+	tb.Helper()
+	now := time.Now()
+	return Make(tb, name, now.Add(-time.Hour), now.Add(time.Hour))
+}
+
+// Write writes the pair into dir as cert.pem and key.pem.
+func (p Pair) Write(tb testing.TB, dir string) (certFile, keyFile string) {
+	tb.Helper()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	WriteFile(tb, certFile, p.CertPEM)
+	WriteFile(tb, keyFile, p.KeyPEM)
+	return certFile, keyFile
+}
+
+// WriteFile writes and renames, as a deployment would: a reader never sees
+// half a file.
+func WriteFile(tb testing.TB, name string, data []byte) {
+	tb.Helper()
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.Rename(tmp, name); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// Pool trusts the given certificates.
+func Pool(pairs ...Pair) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range pairs {
+		p.AddCert(c.Leaf)
+	}
+	return p
 }
