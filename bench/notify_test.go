@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"net"
-	"os"
-	"path/filepath"
+	"github.com/sdlife/sdlife/internal/notifysink"
 	"testing"
 
 	"github.com/coreos/go-systemd/v22/daemon"
@@ -15,7 +13,7 @@ import (
 // without allocating, so allocs/op counts only the sender. go-systemd
 // reads $NOTIFY_SOCKET on every call.
 func sink(b *testing.B) lifecycle.Environment {
-	env := discard(b)
+	env := notifysink.Listen(b)
 	b.Setenv("NOTIFY_SOCKET", env.NotifySocket)
 	return env
 }
@@ -57,38 +55,4 @@ func BenchmarkNotify(b *testing.B) {
 			}
 		})
 	}
-}
-
-// discard starts a notify socket that reads and drops every message
-// without allocating, and returns the Environment that points at it: the
-// recording sdtest.Manager allocates per message, which allocs/op would
-// count. The socket is closed when the test or benchmark ends.
-func discard(tb testing.TB) lifecycle.Environment {
-	tb.Helper()
-	dir, err := os.MkdirTemp("", "sdtest") // short: sun_path holds 107 bytes
-	if err != nil {
-		tb.Fatal(err)
-	}
-	path := filepath.Join(dir, "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		os.RemoveAll(dir)
-		tb.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			if _, err := conn.Read(buf); err != nil {
-				return // closed
-			}
-		}
-	}()
-	tb.Cleanup(func() {
-		conn.Close()
-		<-done
-		os.RemoveAll(dir)
-	})
-	return lifecycle.Environment{NotifySocket: path, PID: os.Getpid()}
 }

@@ -3,53 +3,17 @@
 package lifecycle_test
 
 import (
-	"net"
-	"os"
-	"path/filepath"
+	"github.com/sdlife/sdlife/internal/notifysink"
 	"strconv"
 	"testing"
 
 	"github.com/sdlife/sdlife/lifecycle"
 )
 
-// discard starts a notify socket that reads and drops every message
-// without allocating, and returns the Environment that points at it: the
-// recording sdtest.Manager allocates per message, which allocs/op would
-// count. The socket is closed when the test or benchmark ends.
-func discard(tb testing.TB) lifecycle.Environment {
-	tb.Helper()
-	dir, err := os.MkdirTemp("", "sdtest") // short: sun_path holds 107 bytes
-	if err != nil {
-		tb.Fatal(err)
-	}
-	path := filepath.Join(dir, "notify")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: path, Net: "unixgram"})
-	if err != nil {
-		os.RemoveAll(dir)
-		tb.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 4096)
-		for {
-			if _, err := conn.Read(buf); err != nil {
-				return // closed
-			}
-		}
-	}()
-	tb.Cleanup(func() {
-		conn.Close()
-		<-done
-		os.RemoveAll(dir)
-	})
-	return lifecycle.Environment{NotifySocket: path, PID: os.Getpid()}
-}
-
 // discard must keep draining: unread, a datagram socket's queue fills
 // after a few hundred messages and sends start to time out.
 func TestDiscardDrains(t *testing.T) {
-	n, err := lifecycle.NewNotifier(discard(t))
+	n, err := lifecycle.NewNotifier(notifysink.Listen(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +26,7 @@ func TestDiscardDrains(t *testing.T) {
 }
 
 func benchNotifier(b *testing.B) *lifecycle.Notifier {
-	n, err := lifecycle.NewNotifier(discard(b))
+	n, err := lifecycle.NewNotifier(notifysink.Listen(b))
 	if err != nil {
 		b.Fatal(err)
 	}
