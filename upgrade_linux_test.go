@@ -28,6 +28,61 @@ func asBinary(t *testing.T, path string) {
 	t.Cleanup(func() { os.Args[0] = old })
 }
 
+// upgradable runs a Service whose reloads compare binary with the running
+// one, with UpgradeTimeout timeout, and waits for its READY=1.
+func upgradable(t *testing.T, binary string, timeout time.Duration, opts ...sdtest.Option) (*harness, *sdlife.Service, *running) {
+	t.Helper()
+	asBinary(t, binary)
+	h := newHarness(t, opts...)
+	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = timeout })
+	r := h.run(svc, hello())
+	h.wait(ready, "READY=1")
+	return h, svc, r
+}
+
+// failedUpgrade reloads svc and returns the STATUS= that says the upgrade
+// failed, after the reload's RELOADING=1 and READY=1.
+func failedUpgrade(h *harness, svc *sdlife.Service) sdtest.Message {
+	h.t.Helper()
+	seq := h.last()
+	svc.Reload()
+	h.reloaded(seq)
+	return h.after(seq, sdtest.StatusContains("upgrade failed: "), "STATUS=upgrade failed")
+}
+
+// keptConn is one keep-alive connection, to send requests on the very
+// same TCP connection across an upgrade.
+type keptConn struct {
+	c  net.Conn
+	br *bufio.Reader
+}
+
+func keepAlive(t *testing.T, addr string) *keptConn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &keptConn{c: c, br: bufio.NewReader(c)}
+}
+
+// ask sends GET / and wants 200 with want and no "Connection: close".
+func (k *keptConn) ask(t *testing.T, when, want string) {
+	t.Helper()
+	_ = k.c.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(k.c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+	resp, err := http.ReadResponse(k.br, nil)
+	if err != nil {
+		t.Fatalf("%s: the kept connection: %v", when, err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != want+"\n" || resp.Close {
+		t.Fatalf("%s: the kept connection: %d %q close=%v, want %q", when, resp.StatusCode, body, resp.Close, want)
+	}
+}
+
 // A reload while the binary at the ExecStart= path cannot serve is an
 // upgrade that fails: RELOADING=1, STATUS= saying "upgrade failed: <why>",
 // READY=1, and the process serves on in state Ready. No reloader runs: the
@@ -48,41 +103,15 @@ func TestUpgradeBrokenBinary(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "service")
 			tt.give(t, path)
-			asBinary(t, path)
+			h, svc, r := upgradable(t, path, 300*time.Millisecond)
 			var reloaded atomic.Int32
-			h := newHarness(t)
-			svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 300 * time.Millisecond })
 			svc.AddReloader(sdlife.ReloadFunc(func(context.Context) error { reloaded.Add(1); return nil }))
-			r := h.run(svc, hello())
-			h.wait(ready, "READY=1")
 			// An idle keep-alive connection, parked while the new binary
 			// starts, is served again after the failure.
-			idle, err := net.Dial("tcp", svc.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer idle.Close()
-			br := bufio.NewReader(idle)
-			askOn := func(when string) {
-				t.Helper()
-				_ = idle.SetDeadline(time.Now().Add(5 * time.Second))
-				io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-				resp, err := http.ReadResponse(br, nil)
-				if err != nil {
-					t.Fatalf("%s: the idle connection: %v", when, err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || string(body) != "hello\n" || resp.Close {
-					t.Errorf("%s: the idle connection: %d %q close=%v", when, resp.StatusCode, body, resp.Close)
-				}
-			}
-			askOn("before the upgrade")
-			seq := h.last()
-			svc.Reload()
-			h.reloaded(seq)
-			askOn("after the failed upgrade")
-			failed := h.after(seq, sdtest.StatusContains("upgrade failed: "), "STATUS=upgrade failed")
+			idle := keepAlive(t, svc.Addr().String())
+			idle.ask(t, "before the upgrade", "hello")
+			failed := failedUpgrade(h, svc)
+			idle.ask(t, "after the failed upgrade", "hello")
 			if !strings.Contains(failed.Raw, tt.want) {
 				t.Errorf("STATUS %q does not say %q", failed.Raw, tt.want)
 			}
@@ -103,13 +132,9 @@ func TestUpgradeBrokenBinary(t *testing.T) {
 // With UpgradeTimeout negative, a reload only reloads the configuration,
 // whatever the binary on disk.
 func TestUpgradeOff(t *testing.T) {
-	asBinary(t, filepath.Join(t.TempDir(), "missing"))
+	h, svc, r := upgradable(t, filepath.Join(t.TempDir(), "missing"), -1)
 	var reloaded atomic.Int32
-	h := newHarness(t)
-	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = -1 })
 	svc.AddReloader(sdlife.ReloadFunc(func(context.Context) error { reloaded.Add(1); return nil }))
-	r := h.run(svc, hello())
-	h.wait(ready, "READY=1")
 	seq := h.last()
 	svc.Reload()
 	h.reloaded(seq)
@@ -128,11 +153,7 @@ func TestUpgradeOff(t *testing.T) {
 func TestUpgradeStopWhileStarting(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "service")
 	writeScript(t, path, "exec sleep 30", 0o755)
-	asBinary(t, path)
-	h := newHarness(t)
-	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 30 * time.Second })
-	r := h.run(svc, hello())
-	h.wait(ready, "READY=1")
+	h, svc, r := upgradable(t, path, 30*time.Second)
 	seq := h.last()
 	svc.Reload()
 	h.after(seq, reloading, "RELOADING=1")
@@ -158,35 +179,11 @@ func writeScript(t *testing.T, path, body string, mode os.FileMode) {
 // process, which sent no STOPPING=1; the new process answers on the same
 // listener and on the same idle connection.
 func TestUpgradeInProcess(t *testing.T) {
-	asBinary(t, copyOfTestBinary(t))
 	t.Setenv(upgradeChildEnv, "new")
-
-	h := newHarness(t, sdtest.WithFDStore(8))
-	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 10 * time.Second })
-	r := h.run(svc, hello())
-	h.wait(ready, "READY=1")
+	h, svc, r := upgradable(t, copyOfTestBinary(t), 10*time.Second, sdtest.WithFDStore(8))
 	addr := svc.Addr().String()
-	idle, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer idle.Close()
-	br := bufio.NewReader(idle)
-	ask := func(want string) {
-		t.Helper()
-		_ = idle.SetDeadline(time.Now().Add(10 * time.Second))
-		io.WriteString(idle, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-		resp, err := http.ReadResponse(br, nil)
-		if err != nil {
-			t.Fatalf("the idle connection: %v", err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if string(body) != want+"\n" || resp.Close {
-			t.Fatalf("the idle connection: %d %q close=%v, want %q", resp.StatusCode, body, resp.Close, want)
-		}
-	}
-	ask("hello")
+	idle := keepAlive(t, addr)
+	idle.ask(t, "before the upgrade", "hello")
 
 	seq := h.last()
 	svc.Reload()
@@ -215,7 +212,7 @@ func TestUpgradeInProcess(t *testing.T) {
 	if n := h.countSince(seq, stopping); n != 0 {
 		t.Errorf("the old process sent STOPPING=1 after the hand-over:\n%s", h.dump())
 	}
-	ask("new") // the same TCP connection, now the new process's
+	idle.ask(t, "after the upgrade", "new") // the same TCP connection, now the new process's
 	if code, body, err := get("http://" + addr + "/"); err != nil || code != 200 || body != "new\n" {
 		t.Errorf("a new connection after the upgrade: %d %q %v", code, body, err)
 	}
@@ -225,16 +222,9 @@ func TestUpgradeInProcess(t *testing.T) {
 // not parse) reports why through ReportStartFailure: the old process
 // quotes it in STATUS= and serves on.
 func TestUpgradeBinaryFailsBeforeNew(t *testing.T) {
-	asBinary(t, copyOfTestBinary(t))
 	t.Setenv(upgradeChildEnv, "badconfig")
-	h := newHarness(t, sdtest.WithFDStore(8))
-	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 10 * time.Second })
-	r := h.run(svc, hello())
-	h.wait(ready, "READY=1")
-	seq := h.last()
-	svc.Reload()
-	h.reloaded(seq)
-	failed := h.after(seq, sdtest.StatusContains("upgrade failed: "), "STATUS=upgrade failed")
+	h, svc, r := upgradable(t, copyOfTestBinary(t), 10*time.Second, sdtest.WithFDStore(8))
+	failed := failedUpgrade(h, svc)
 	if !strings.Contains(failed.Raw, `start failed: config /etc/x.json: unknown field "nope"`) {
 		t.Errorf("STATUS %q does not quote the new binary's own failure", failed.Raw)
 	}
@@ -245,17 +235,10 @@ func TestUpgradeBinaryFailsBeforeNew(t *testing.T) {
 // failure instead of READY=1 and exits, the old process says why in
 // STATUS= and serves on.
 func TestUpgradeUnhealthyBinary(t *testing.T) {
-	path := copyOfTestBinary(t)
-	asBinary(t, path)
 	t.Setenv(upgradeChildEnv, "unhealthy")
-	h := newHarness(t, sdtest.WithFDStore(8))
-	svc := h.newService(func(o *sdlife.Options) { o.UpgradeTimeout = 10 * time.Second })
-	r := h.run(svc, hello())
-	h.wait(ready, "READY=1")
+	h, svc, r := upgradable(t, copyOfTestBinary(t), 10*time.Second, sdtest.WithFDStore(8))
 	seq := h.last()
-	svc.Reload()
-	h.reloaded(seq)
-	failed := h.after(seq, sdtest.StatusContains("upgrade failed: "), "STATUS=upgrade failed")
+	failed := failedUpgrade(h, svc)
 	if !strings.Contains(failed.Raw, "health checks failing: db: connection refused") {
 		t.Errorf("STATUS %q does not name the failing check", failed.Raw)
 	}
