@@ -47,11 +47,13 @@ func versionedChiServer(t testing.TB, v string) string {
 	return versionedBins[v]
 }
 
-// install puts bin at the path ExecStart= names, by rename, as install(1)
-// does: the running binary is not touched.
-func (c *container) installBinary(t testing.TB, bin string) {
+// startVersion installs the example built as ver (installVersion), starts
+// unit and checks that it serves that build.
+func (c *container) startVersion(t testing.TB, unit, ver string) {
 	t.Helper()
-	c.copyFile(t, bin, "/usr/local/bin/chi-server", 0o755)
+	c.installVersion(t, ver)
+	c.must(t, "systemctl", "start", unit)
+	mustGet(t, servicePort(), "/version", ver)
 }
 
 // TestUpgrade (issue 18): `systemctl reload` after a new binary was
@@ -67,41 +69,17 @@ func TestUpgrade(t *testing.T) {
 	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
 		const unit = "chi-server.service"
 		c := bootChiServer(t, su.name)
-		c.installBinary(t, versionedChiServer(t, "v1"))
-		if os.Getenv("SDLIFE_E2E_UPGRADE_DEBUG") != "" {
-			c.must(t, "systemd-analyze", "log-level", "debug")
-			t.Cleanup(func() {
-				j, _ := c.run("journalctl", "--no-pager", "-o", "short-monotonic", "-n", "400", "_PID=1", "+", "_SYSTEMD_UNIT=chi-server.service")
-				t.Logf("journal:\n%s", j)
-			})
-		}
-		c.must(t, "systemctl", "start", unit)
+		c.startVersion(t, unit, "v1")
 		greeting := defaultConfig().Greeting
 		mustGet(t, servicePort(), "/", greeting)
-		mustGet(t, servicePort(), "/version", "v1")
 
 		l := startLoad(servicePort(), greeting, loadWorkers/2, false)
 		defer l.finish()
 		lk := startLoad(servicePort(), greeting, loadWorkers/2, true)
 		defer lk.finish()
-		upgradeTo := func(ver string) (took time.Duration) {
+		upgradeTo := func(ver string) time.Duration {
 			t.Helper()
-			before := c.state(t, unit)["MainPID"]
-			c.installBinary(t, versionedChiServer(t, ver))
-			start := time.Now()
-			if out, err := c.run("systemctl", "reload", unit); err != nil {
-				t.Fatalf("reload to %s: %v\n%s\n%s", ver, err, out, c.must(t, "journalctl", "-u", unit, "-n", "40", "--no-pager"))
-			}
-			took = time.Since(start)
-			st := c.state(t, unit)
-			if st["MainPID"] == before || st["MainPID"] == "0" {
-				t.Errorf("upgrade to %s: MainPID %s, was %s: not the new process", ver, st["MainPID"], before)
-			}
-			if st["ActiveState"] != "active" {
-				t.Errorf("upgrade to %s: %v", ver, st)
-			}
-			mustGet(t, servicePort(), "/version", ver)
-			return took
+			return c.upgradeTo(t, unit, ver, http1Fresh, nil, servicePort())
 		}
 		var tooks []string
 		for i := range 6 {
@@ -197,21 +175,13 @@ func TestUpgradeIdlePool(t *testing.T) {
 	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
 		const unit = "chi-server.service"
 		c := bootChiServer(t, su.name)
-		c.installBinary(t, versionedChiServer(t, "v1"))
-		c.must(t, "systemctl", "start", unit)
+		c.startVersion(t, unit, "v1")
 		greeting := defaultConfig().Greeting
-		mustGet(t, servicePort(), "/version", "v1")
 		pool := openPool(t, servicePort(), poolSize, greeting)
 		var handed []string
 		for i := range 5 {
 			ver := []string{"v2", "v1"}[i%2]
-			before := c.state(t, unit)["MainPID"]
-			c.installBinary(t, versionedChiServer(t, ver))
-			c.must(t, "systemctl", "reload", unit)
-			if now := c.state(t, unit)["MainPID"]; now == before {
-				t.Fatalf("upgrade %d to %s: MainPID %s unchanged", i+1, ver, now)
-			}
-			mustGet(t, servicePort(), "/version", ver)
+			c.upgradeTo(t, unit, ver, http1Fresh, nil, servicePort())
 			closed := pool.closedByServer()
 			errs := pool.round(greeting)
 			if closed > 0 || len(errs) > 0 {
@@ -241,14 +211,12 @@ func TestUpgradeCompat(t *testing.T) {
 	forEachSuite(t, 0, notifyReload, func(t *testing.T, su suite) {
 		const unit = "chi-server-compat.service"
 		c := bootChiServer(t, su.name)
-		c.installBinary(t, versionedChiServer(t, "v1"))
-		c.must(t, "systemctl", "start", unit)
+		c.startVersion(t, unit, "v1")
 		greeting := defaultConfig().Greeting
-		mustGet(t, servicePort(), "/version", "v1")
 		l := startLoad(servicePort(), greeting, loadWorkers, false)
 		defer l.finish()
 		before := c.state(t, unit)["MainPID"]
-		c.installBinary(t, versionedChiServer(t, "v2"))
+		c.installVersion(t, "v2")
 		c.must(t, "systemctl", "reload", unit)
 		atReturn := c.state(t, unit)["MainPID"]
 		var now string

@@ -92,10 +92,8 @@ func TestUpgradeInterrupted(t *testing.T) {
 	forEachSuite(t, notifyReload, 0, func(t *testing.T, su suite) {
 		const unit = "chi-server.service"
 		c := bootChiServer(t, su.name)
-		c.installVersion(t, "v1")
-		c.must(t, "systemctl", "start", unit)
+		c.startVersion(t, unit, "v1")
 		greeting := defaultConfig().Greeting
-		mustGet(t, servicePort(), "/version", "v1")
 		l := startLoad(servicePort(), greeting, loadWorkers, false)
 		defer l.finish()
 

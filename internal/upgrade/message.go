@@ -1,6 +1,8 @@
 package upgrade
 
 import (
+	"github.com/sdlife/sdlife/internal/sdwire"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -54,23 +56,13 @@ func parseNotice(b []byte) notice {
 	return n
 }
 
-// oneLine returns s as one line of valid UTF-8 of at most max bytes plus
-// "...": control characters (a NUL, a CR) become spaces and invalid bytes
-// U+FFFD, and a longer text is cut on a rune boundary, so that it can be
-// quoted in a one-line error.
+// oneLine is s by the module's one rule for text shown to an operator
+// (sdwire.OneLine), cut to at most max bytes plus "..." when longer, so
+// that it can be quoted in a one-line error.
 func oneLine(s string, max int) string {
-	s = strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return ' '
-		}
-		return r // strings.Map turns invalid bytes into U+FFFD
-	}, s)
-	if len(s) > max {
-		cut := max
-		for cut > 0 && s[cut]&0xC0 == 0x80 { // not in the middle of a rune
-			cut--
-		}
-		s = s[:cut] + "..."
+	full := sdwire.OneLine(s, math.MaxInt)
+	if len(full) <= max {
+		return full
 	}
-	return s
+	return sdwire.OneLine(full, max) + "..."
 }
